@@ -1,0 +1,3 @@
+from gerbang.cli.main import main
+
+main()

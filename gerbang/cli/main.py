@@ -1,0 +1,106 @@
+"""The `gerbang` command line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Annotated
+
+import typer
+from starlette.types import ASGIApp
+
+from gerbang.config import ConfigurationError, Settings, load_settings
+from gerbang.kit.log import configure_logging
+from gerbang.pgserver import EmbeddedPostgresError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="gerbang payment gateway")
+
+HostOption = Annotated[str | None, typer.Option(help="Listen address (GERBANG_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Listen port (GERBANG_PORT).")]
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = load_settings(**{key: value for key, value in overrides.items() if value is not None})
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@app.command()
+def run(host: HostOption = None, port: PortOption = None) -> None:
+    """Everything in one process tree: embedded PostgreSQL, migrations, API and worker."""
+    from gerbang.cli.database import database_url
+    from gerbang.cli.supervisor import Supervisor
+
+    settings = _settings(host=host, port=port)
+    with database_url(settings) as url:
+        code = Supervisor(settings, url).run()
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """The HTTP API and web pages only (scale out behind a load balancer)."""
+    from gerbang.app import create_app
+    from gerbang.cli.database import database_url
+
+    settings = _settings(host=host, port=port)
+    with database_url(settings) as url:
+        serve_app(create_app(settings, url), settings)
+
+
+def serve_app(asgi_app: ASGIApp, settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT, then stop accepting and let in-flight requests finish within the grace."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi_app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace.total_seconds()),
+    )
+    # uvicorn re-raises the stop signal after its graceful shutdown, to the handler it found installed.
+    # A no-op handler turns a requested, completed shutdown into exit status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker() -> None:
+    """Background work: deliveries, relays, scheduled jobs."""
+    import uvloop
+
+    from gerbang.cli.database import database_url
+    from gerbang.worker.main import run_worker
+
+    settings = _settings()
+    with database_url(settings) as url:
+        uvloop.run(run_worker(settings, url))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration."""
+    from gerbang.cli.database import database_url
+    from gerbang.migration import head_revision, upgrade_to_head
+
+    settings = _settings()
+    with database_url(settings) as url:
+        upgrade_to_head(url)
+    typer.echo(f"database schema at {head_revision()}")
+
+
+def main() -> None:
+    try:
+        app()
+    except (ConfigurationError, EmbeddedPostgresError) as exc:
+        # One line, no traceback: these are the operator's to fix, not ours to debug.
+        print(f"gerbang: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,95 @@
+"""Settings: one class, read from `GERBANG_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known-insecure values: allowed in development and tests only.
+DEVELOPMENT_SECRET_KEY = "gerbang-development-secret-key-not-for-production"  # noqa: S105
+_MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(enum.StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class ConfigurationError(Exception):
+    """Settings that must stop the process at start-up, with a message naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GERBANG_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("var")
+
+    database_url: SecretStr | None = None
+    """PostgreSQL URL. Unset: an embedded server is started under `embedded_pg_dir`."""
+    embedded_pg_dir: Path | None = None
+    """Data directory of the embedded server; default `<data_dir>/pg`."""
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_statement_timeout: timedelta = timedelta(seconds=30)
+
+    secret_key: SecretStr | None = None
+    """Root secret for encryption at rest and token signing. Required outside development."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    access_log: bool = True
+
+    shutdown_grace: timedelta = timedelta(seconds=8)
+    """How long in-flight requests and jobs get to finish after SIGTERM."""
+    worker_heartbeat_interval: timedelta = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is not Environment.production:
+            return self
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not secret:
+            raise ValueError("GERBANG_SECRET_KEY is not set; production refuses to start without it")
+        if secret == DEVELOPMENT_SECRET_KEY or len(secret) < _MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"GERBANG_SECRET_KEY is a development value or shorter than {_MIN_SECRET_KEY_LENGTH} characters"
+            )
+        if self.database_url is None:
+            raise ValueError("GERBANG_DATABASE_URL is not set; production does not run an embedded PostgreSQL")
+        return self
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.embedded_pg_dir or self.data_dir / "pg"
+
+    @property
+    def secret_key_value(self) -> str:
+        return self.secret_key.get_secret_value() if self.secret_key else DEVELOPMENT_SECRET_KEY
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one `ConfigurationError` naming the variables."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"GERBANG_{field.upper()}: {message}" if field else message)
+        raise ConfigurationError("; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Domain-free toolkit. Nothing here imports from the rest of gerbang."""

@@ -1,0 +1,1 @@
+"""Operational surface: health, readiness and metrics."""

@@ -1,0 +1,28 @@
+"""The `gerbang worker` process: every background loop, stopped gracefully on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from gerbang.config import Settings
+from gerbang.db import Database
+from gerbang.worker.heartbeat import heartbeat_loop
+from gerbang.worker.runner import WorkerLoop, run_loops
+
+
+def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
+    """Every loop a worker runs. Domain modules add their claim loops and jobs here."""
+    return [heartbeat_loop(database, settings.worker_heartbeat_interval)]
+
+
+async def run_worker(settings: Settings, database_url: str) -> None:
+    database = Database.connect(database_url, settings)
+    stop = asyncio.Event()
+    event_loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        event_loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_loops(worker_loops(database, settings), stop, settings.shutdown_grace)
+    finally:
+        await database.dispose()
