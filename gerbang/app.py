@@ -32,7 +32,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database.connect(url, settings)
+        app.state.database = await Database.connect(url, settings)
         try:
             yield
         finally:

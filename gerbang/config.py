@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     """PostgreSQL URL. Unset: an embedded server is started under `embedded_pg_dir`."""
     embedded_pg_dir: Path | None = None
     """Data directory of the embedded server; default `<data_dir>/pg`."""
-    database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_size: int = Field(default=30, ge=1)
+    """Connections per process; PostgreSQL's max_connections must cover every process's pool."""
+    database_acquire_timeout: timedelta = timedelta(seconds=10)
     database_statement_timeout: timedelta = timedelta(seconds=30)
 
     secret_key: SecretStr | None = None

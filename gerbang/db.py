@@ -1,62 +1,98 @@
-"""Engines and sessions. One request is one session is one transaction, committed by the dependency."""
+"""The database at run time: an asyncpg pool. One request is one connection in one transaction.
+
+SQL is written with SQLAlchemy Core and compiled once (`gerbang.kit.sql.Query`); the ORM session is not
+used at run time because it costs about three times a raw asyncpg call (docs/PERFORMANCE.md).
+Migrations (Alembic) use SQLAlchemy's async engine on the same asyncpg driver.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from gerbang.config import Settings
+from gerbang.exceptions import ServiceUnavailable
+from gerbang.kit.sql import Connection
+
+
+class DatabaseBusy(ServiceUnavailable):
+    code = "database_busy"
 
 
 def normalise_url(url: str) -> str:
-    """Accept `postgres://` and `postgresql://` URLs and use the asyncpg driver for all of them."""
+    """Accept `postgres://`, `postgresql://` and `postgresql+driver://`; use SQLAlchemy's asyncpg driver."""
     parsed = make_url(url)
     if parsed.get_backend_name() not in {"postgres", "postgresql"}:
         raise ValueError(f"not a PostgreSQL URL (backend {parsed.get_backend_name()!r})")
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    timeout_ms = int(settings.database_statement_timeout.total_seconds() * 1000)
-    return create_async_engine(
-        normalise_url(url),
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        json_serializer=lambda value: orjson.dumps(value).decode(),
-        json_deserializer=orjson.loads,
-        connect_args={"server_settings": {"statement_timeout": str(timeout_ms), "timezone": "UTC"}},
-    )
+def asyncpg_dsn(url: str) -> str:
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _init_connection(connection: Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await connection.set_type_codec(
+            json_type, schema="pg_catalog", encoder=lambda value: orjson.dumps(value).decode(), decoder=orjson.loads
+        )
 
 
 @dataclass(frozen=True)
 class Database:
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    pool: asyncpg.Pool
+    acquire_timeout_s: float
 
     @classmethod
-    def connect(cls, url: str, settings: Settings) -> Database:
-        engine = create_engine(url, settings)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+    async def connect(cls, url: str, settings: Settings) -> Database:
+        timeout_ms = int(settings.database_statement_timeout.total_seconds() * 1000)
+        # min_size=0: the process starts while the database is down, and /readyz says so.
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=0,
+            max_size=settings.database_pool_size,
+            init=_init_connection,
+            server_settings={
+                "application_name": "gerbang",
+                "timezone": "UTC",
+                "statement_timeout": str(timeout_ms),
+            },
+        )
+        return cls(pool, settings.database_acquire_timeout.total_seconds())
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection in a transaction: committed on exit, rolled back if the block raises."""
+        try:
+            connection = await self.pool.acquire(timeout=self.acquire_timeout_s)
+        except TimeoutError:
+            raise DatabaseBusy("no database connection became free in time; retry shortly") from None
+        try:
+            async with connection.transaction():
+                yield connection
+        finally:
+            await self.pool.release(connection)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
     """The request's unit of work: committed when the endpoint returns, rolled back if it raises.
 
     Used with `scope="function"` so the commit happens before the response is sent: a client never
     sees a success for a transaction that then failed to commit.
     """
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session, session.begin():
-        yield session
+    async with database.transaction() as connection:
+        yield connection
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DbConnection = Annotated[Connection, Depends(get_connection, scope="function")]

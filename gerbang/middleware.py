@@ -6,20 +6,21 @@ A pure ASGI middleware (no `BaseHTTPMiddleware`): it sits on every request, so i
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gerbang.kit.log import get_logger
 from gerbang.ops.metrics import HttpMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A client-sent id is echoed only if it is short and plain, so it is safe in logs and headers.
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
-log = structlog.get_logger("gerbang.http")
+log = get_logger("gerbang.http")
 
 
 def _route_template(scope: Scope) -> str:
@@ -83,7 +84,7 @@ class RequestContextMiddleware:
                 if _SANE_REQUEST_ID.fullmatch(value):
                     return bytes(value).decode()
                 break
-        return uuid.uuid4().hex
+        return secrets.token_hex(16)
 
     @staticmethod
     async def _internal_error(send: Send, request_id: str) -> None:

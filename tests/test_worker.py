@@ -3,10 +3,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from gerbang.db import Database
-from gerbang.models import WorkerHeartbeat
 from gerbang.worker.heartbeat import heartbeat_loop
 from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
@@ -89,13 +86,14 @@ async def test_heartbeat_is_written_and_marked_stopped(database: Database) -> No
     stop = asyncio.Event()
     task = asyncio.create_task(run_loops([heartbeat_loop(database, timedelta(milliseconds=50))], stop, GRACE))
     await asyncio.sleep(0.3)
-    async with database.sessionmaker() as session:
-        alive = (await session.execute(select(WorkerHeartbeat))).scalar_one()
-    assert alive.stopped_at is None
-    assert alive.last_seen_at > alive.started_at
+    async with database.transaction() as connection:
+        alive = await connection.fetch("SELECT * FROM worker_heartbeats")
+    assert len(alive) == 1
+    assert alive[0]["stopped_at"] is None
+    assert alive[0]["last_seen_at"] > alive[0]["started_at"]
     stop.set()
     assert await task is True
-    async with database.sessionmaker() as session:
-        stopped = (await session.execute(select(WorkerHeartbeat))).scalar_one()
-    assert stopped.id == alive.id
-    assert stopped.stopped_at is not None
+    async with database.transaction() as connection:
+        stopped = await connection.fetch("SELECT * FROM worker_heartbeats")
+    assert [row["id"] for row in stopped] == [alive[0]["id"]]
+    assert stopped[0]["stopped_at"] is not None

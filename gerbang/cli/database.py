@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import structlog
-
 from gerbang.config import Settings
+from gerbang.kit.log import get_logger
 from gerbang.pgserver import EmbeddedPostgres
 
 DATABASE_NAME = "gerbang"
 
-log = structlog.get_logger("gerbang.database")
+log = get_logger("gerbang.database")
 
 
 @contextmanager

@@ -17,12 +17,11 @@ import urllib.error
 import urllib.request
 from types import FrameType
 
-import structlog
-
 from gerbang.config import Settings
+from gerbang.kit.log import get_logger
 from gerbang.migration import upgrade_to_head
 
-log = structlog.get_logger("gerbang.run")
+log = get_logger("gerbang.run")
 
 _POLL_S = 0.2
 

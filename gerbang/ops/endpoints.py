@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
+import asyncpg
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from gerbang.db import Database
 from gerbang.exceptions import ServiceUnavailable
@@ -48,13 +47,13 @@ async def readyz(request: Request) -> Readiness:
     database: Database = request.app.state.database
     head: str = request.app.state.head_revision
     try:
-        async with asyncio.timeout(_READINESS_TIMEOUT_S), database.engine.connect() as connection:
-            current = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        async with asyncio.timeout(_READINESS_TIMEOUT_S), database.pool.acquire() as connection:
+            current = await connection.fetchval("SELECT version_num FROM alembic_version")
     except TimeoutError:
         raise NotReady("database did not answer within 2 s") from None
-    except ProgrammingError:
+    except asyncpg.UndefinedTableError:
         raise NotReady(f"database has no schema; run `gerbang migrate` (head is {head})") from None
-    except (DBAPIError, OSError) as exc:
+    except (asyncpg.PostgresError, OSError) as exc:
         raise NotReady(f"database unreachable: {type(exc).__name__}") from None
     if current != head:
         raise NotReady(f"database schema is at {current}, code expects {head}; run `gerbang migrate`")

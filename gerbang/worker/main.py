@@ -17,7 +17,7 @@ def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:
-    database = Database.connect(database_url, settings)
+    database = await Database.connect(database_url, settings)
     stop = asyncio.Event()
     event_loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

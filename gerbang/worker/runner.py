@@ -14,7 +14,9 @@ from datetime import timedelta
 
 import structlog
 
-log = structlog.get_logger("gerbang.worker")
+from gerbang.kit.log import get_logger
+
+log = get_logger("gerbang.worker")
 
 _RESTART_PAUSE_S = 1.0
 
