@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known-insecure values: allowed in development and tests only.
 DEVELOPMENT_SECRET_KEY = "gerbang-development-secret-key-not-for-production"  # noqa: S105
 _MIN_SECRET_KEY_LENGTH = 32
+
+
+def _plain_seconds(value: object) -> object:
+    """Environment variables say `10` for ten seconds; pydantic alone wants `PT10S`."""
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_plain_seconds)]
 
 
 class Environment(enum.StrEnum):
@@ -40,8 +51,8 @@ class Settings(BaseSettings):
     """Data directory of the embedded server; default `<data_dir>/pg`."""
     database_pool_size: int = Field(default=30, ge=1)
     """Connections per process; PostgreSQL's max_connections must cover every process's pool."""
-    database_acquire_timeout: timedelta = timedelta(seconds=10)
-    database_statement_timeout: timedelta = timedelta(seconds=30)
+    database_acquire_timeout: Duration = timedelta(seconds=10)
+    database_statement_timeout: Duration = timedelta(seconds=30)
 
     secret_key: SecretStr | None = None
     """Root secret for encryption at rest and token signing. Required outside development."""
@@ -50,9 +61,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     access_log: bool = True
 
-    shutdown_grace: timedelta = timedelta(seconds=8)
+    shutdown_grace: Duration = timedelta(seconds=8)
     """How long in-flight requests and jobs get to finish after SIGTERM."""
-    worker_heartbeat_interval: timedelta = timedelta(seconds=10)
+    worker_heartbeat_interval: Duration = timedelta(seconds=10)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

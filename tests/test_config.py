@@ -85,3 +85,9 @@ def test_bad_configuration_exits_with_one_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(expected)
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("10", 10.0), ("2.5", 2.5), ("PT3S", 3.0)])
+def test_durations_accept_plain_seconds_and_iso(monkeypatch: pytest.MonkeyPatch, raw: str, seconds: float) -> None:
+    monkeypatch.setenv("GERBANG_SHUTDOWN_GRACE", raw)
+    assert load_settings(_env_file=None).shutdown_grace.total_seconds() == seconds

@@ -20,7 +20,7 @@ _BODY = json.dumps({"payload": "order-0001 QRIS 150000 IDR"})
 
 def run(ctx: BenchContext) -> dict[str, Any]:
     gerbang = HttpTarget(
-        "gerbang stack (SQLAlchemy session)",
+        "gerbang stack",
         [sys.executable, "-m", "bench.apps.gerbang_insert", "{port}", ctx.database_url],
         "/bench/rows",
         method="POST",

@@ -55,6 +55,8 @@ async def readyz(request: Request) -> Readiness:
         raise NotReady(f"database has no schema; run `gerbang migrate` (head is {head})") from None
     except (asyncpg.PostgresError, OSError) as exc:
         raise NotReady(f"database unreachable: {type(exc).__name__}") from None
+    if current is None:
+        raise NotReady(f"database has no schema; run `gerbang migrate` (head is {head})")
     if current != head:
         raise NotReady(f"database schema is at {current}, code expects {head}; run `gerbang migrate`")
     return Readiness(migration=head)
