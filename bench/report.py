@@ -35,14 +35,14 @@ def _table(results: list[dict[str, Any]]) -> str:
                 f"| {figures['p50_ms']:.2f} | {figures['p99_ms']:.2f} | {figures['peak_rss_mb']:.0f} "
                 f"| {figures['loadgen_cpu_pct']:.0f}% | {ratio} | {verdict} |"
             )
-    measured = sorted({r["measured_at"] for r in results})
-    load = results[0]["load"] if results else {}
-    lines += [
-        "",
-        f"Measured {', '.join(measured)}; {load.get('runs')} runs of {load.get('duration_s')} s per side at "
-        f"{load.get('concurrency')} concurrent connections, medians; "
-        f"machine: {results[0]['machine'] if results else ''}.",
-    ]
+    lines.append("")
+    for result in results:
+        load, host = result["load"], result["machine"]
+        lines.append(
+            f"- {result['scenario']}: measured {result['measured_at']}, {load['runs']} runs of {load['duration_s']} s "
+            f"per side at {load['concurrency']} connections (medians); {host['cpus']} CPUs, {host['memory_gb']} GB, "
+            f"Python {host['python']}, load average {host['load_average_1m']} before the run."
+        )
     return "\n".join(lines)
 
 
