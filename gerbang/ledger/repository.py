@@ -1,0 +1,239 @@
+"""All of the ledger's SQL. A posting is two round trips: lock the accounts, then one write statement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+from sqlalchemy import text
+
+from gerbang.kit.sql import Connection, Query
+
+_ACCOUNT_COLUMNS = "a.id, a.kind, a.owner_id, a.currency, a.normal_side, a.non_negative, a.balance"
+
+# Rows are locked in ascending id order, the canonical order every posting uses: no deadlocks.
+_LOCK_BY_ID = Query(
+    text(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a "
+        "WHERE a.id = ANY(CAST(:ids AS bigint[])) ORDER BY a.id FOR UPDATE"
+    )
+)
+_LOCK_BY_REF = Query(
+    text(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a "
+        "JOIN unnest(CAST(:kinds AS text[]), CAST(:owners AS uuid[]), CAST(:currencies AS text[])) "
+        "AS r(kind, owner_id, currency) ON a.kind = r.kind AND a.owner_id = r.owner_id AND a.currency = r.currency "
+        "ORDER BY a.id FOR UPDATE OF a"
+    )
+)
+_CREATE_ACCOUNTS = Query(
+    text(
+        "INSERT INTO ledger_accounts (kind, owner_id, currency, normal_side, non_negative) "
+        "SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:owners AS uuid[]), CAST(:currencies AS text[]), "
+        "CAST(:sides AS text[]), CAST(:non_negative AS boolean[])) "
+        "ON CONFLICT (kind, owner_id, currency) DO NOTHING"
+    )
+)
+# One statement writes the transaction, its entries and the balances. If the key exists, the
+# transaction insert returns nothing and so do the entry insert and the balance update joined to it.
+_WRITE_POSTING = Query(
+    text(
+        """
+        WITH txn AS (
+            INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency)
+            VALUES (:key, :kind, :reference, :currency)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, created_at
+        ), leg AS (
+            SELECT * FROM unnest(CAST(:account_ids AS bigint[]), CAST(:amounts AS bigint[]),
+                                 CAST(:balances_after AS bigint[])) AS leg(account_id, amount, balance_after)
+        ), entries AS (
+            INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
+            SELECT txn.id, leg.account_id, leg.amount, leg.balance_after, txn.created_at FROM txn, leg
+        ), balances AS (
+            UPDATE ledger_accounts AS account
+            SET balance = leg.balance_after, version = account.version + 1
+            FROM txn, leg WHERE account.id = leg.account_id
+        )
+        SELECT id, created_at FROM txn
+        """
+    )
+)
+_TRANSACTION_BY_KEY = Query(
+    text(
+        "SELECT t.id, t.kind, t.reference, t.currency, t.created_at, "
+        "array_agg(e.account_id ORDER BY e.account_id) AS account_ids, "
+        "array_agg(e.amount ORDER BY e.account_id) AS amounts "
+        "FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id "
+        "WHERE t.idempotency_key = :key GROUP BY t.id"
+    )
+)
+_TRANSACTION_LEGS = Query(
+    text(
+        "SELECT t.id, t.kind, t.reference, t.currency, e.account_id, e.amount "
+        "FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id "
+        "WHERE t.id = :transaction_id ORDER BY e.account_id"
+    )
+)
+_BALANCES_BY_REF = Query(
+    text(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a "
+        "JOIN unnest(CAST(:kinds AS text[]), CAST(:owners AS uuid[]), CAST(:currencies AS text[])) "
+        "AS r(kind, owner_id, currency) ON a.kind = r.kind AND a.owner_id = r.owner_id AND a.currency = r.currency"
+    )
+)
+_ACCOUNT = Query(text(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a WHERE a.id = :account_id"))
+_HISTORY_COLUMNS = (
+    "e.id AS entry_id, e.transaction_id, t.kind, t.reference, "
+    "CASE WHEN a.normal_side = 'debit' THEN e.amount ELSE -e.amount END AS change, e.balance_after, e.created_at "
+    "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id "
+    "JOIN ledger_accounts a ON a.id = e.account_id "
+)
+_HISTORY = Query(
+    text(
+        f"SELECT {_HISTORY_COLUMNS} WHERE e.account_id = :account_id AND e.id < :before ORDER BY e.id DESC LIMIT :limit"
+    )
+)
+_ENTRIES_BETWEEN = Query(
+    text(
+        f"SELECT {_HISTORY_COLUMNS} WHERE e.account_id = :account_id "
+        "AND e.created_at >= :start AND e.created_at < :end ORDER BY e.id"
+    )
+)
+_BALANCE_BEFORE = Query(
+    text(
+        "SELECT balance_after FROM ledger_entries WHERE account_id = :account_id AND created_at < :start "
+        "ORDER BY id DESC LIMIT 1"
+    )
+)
+_ACCOUNT_DRIFT = Query(
+    text(
+        """
+        SELECT a.id AS account_id, a.kind, a.owner_id, a.balance AS materialised, a.version,
+               COALESCE(SUM(CASE WHEN a.normal_side = 'debit' THEN e.amount ELSE -e.amount END), 0) AS from_entries,
+               COUNT(e.id) AS entries
+        FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+        GROUP BY a.id
+        HAVING a.balance <> COALESCE(SUM(CASE WHEN a.normal_side = 'debit' THEN e.amount ELSE -e.amount END), 0)
+            OR a.version <> COUNT(e.id)
+        ORDER BY a.id
+        """
+    )
+)
+_UNBALANCED = Query(
+    text(
+        """
+        SELECT t.id AS transaction_id, t.idempotency_key, COALESCE(SUM(e.amount), 0) AS sum, COUNT(e.id) AS entries
+        FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+        GROUP BY t.id HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) < 2
+        ORDER BY t.id
+        """
+    )
+)
+_COUNTS = Query(
+    text(
+        "SELECT (SELECT COUNT(*) FROM ledger_accounts) AS accounts, "
+        "(SELECT COUNT(*) FROM ledger_transactions) AS transactions, "
+        "(SELECT COUNT(*) FROM ledger_entries) AS entries"
+    )
+)
+
+
+def _ref_arrays(refs: Sequence[tuple[str, uuid.UUID, str]]) -> dict[str, list[object]]:
+    return {
+        "kinds": [kind for kind, _, _ in refs],
+        "owners": [owner for _, owner, _ in refs],
+        "currencies": [currency for _, _, currency in refs],
+    }
+
+
+async def lock_accounts_by_id(connection: Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
+    return await _LOCK_BY_ID.fetch(connection, ids=list(ids))
+
+
+async def lock_accounts_by_ref(
+    connection: Connection, refs: Sequence[tuple[str, uuid.UUID, str]]
+) -> list[asyncpg.Record]:
+    return await _LOCK_BY_REF.fetch(connection, **_ref_arrays(refs))
+
+
+async def create_accounts(connection: Connection, refs: Sequence[tuple[str, uuid.UUID, str, str, bool]]) -> None:
+    await _CREATE_ACCOUNTS.execute(
+        connection,
+        **_ref_arrays([(kind, owner, currency) for kind, owner, currency, _, _ in refs]),
+        sides=[side for *_, side, _ in refs],
+        non_negative=[flag for *_, flag in refs],
+    )
+
+
+async def write_posting(
+    connection: Connection,
+    *,
+    key: str,
+    kind: str,
+    reference: str,
+    currency: str,
+    account_ids: Sequence[int],
+    amounts: Sequence[int],
+    balances_after: Sequence[int],
+) -> tuple[int, datetime] | None:
+    """The new transaction's id and time, or None if `key` was already posted (nothing written)."""
+    row = await _WRITE_POSTING.fetchrow(
+        connection,
+        key=key,
+        kind=kind,
+        reference=reference,
+        currency=currency,
+        account_ids=list(account_ids),
+        amounts=list(amounts),
+        balances_after=list(balances_after),
+    )
+    return None if row is None else (row["id"], row["created_at"])
+
+
+async def transaction_by_key(connection: Connection, key: str) -> asyncpg.Record | None:
+    return await _TRANSACTION_BY_KEY.fetchrow(connection, key=key)
+
+
+async def transaction_legs(connection: Connection, transaction_id: int) -> list[asyncpg.Record]:
+    return await _TRANSACTION_LEGS.fetch(connection, transaction_id=transaction_id)
+
+
+async def balances_by_ref(connection: Connection, refs: Sequence[tuple[str, uuid.UUID, str]]) -> list[asyncpg.Record]:
+    return await _BALANCES_BY_REF.fetch(connection, **_ref_arrays(refs))
+
+
+async def account(connection: Connection, account_id: int) -> asyncpg.Record | None:
+    return await _ACCOUNT.fetchrow(connection, account_id=account_id)
+
+
+async def history(connection: Connection, account_id: int, *, before: int, limit: int) -> list[asyncpg.Record]:
+    return await _HISTORY.fetch(connection, account_id=account_id, before=before, limit=limit)
+
+
+async def entries_between(
+    connection: Connection, account_id: int, start: datetime, end: datetime
+) -> list[asyncpg.Record]:
+    return await _ENTRIES_BETWEEN.fetch(connection, account_id=account_id, start=start, end=end)
+
+
+async def balance_before(connection: Connection, account_id: int, start: datetime) -> int:
+    value = await _BALANCE_BEFORE.fetchval(connection, account_id=account_id, start=start)
+    return int(value) if value is not None else 0
+
+
+async def drifting_accounts(connection: Connection) -> list[asyncpg.Record]:
+    return await _ACCOUNT_DRIFT.fetch(connection)
+
+
+async def unbalanced_transactions(connection: Connection) -> list[asyncpg.Record]:
+    return await _UNBALANCED.fetch(connection)
+
+
+async def counts(connection: Connection) -> asyncpg.Record:
+    row = await _COUNTS.fetchrow(connection)
+    if row is None:  # an aggregate without GROUP BY always returns one row
+        raise RuntimeError("ledger counts returned no row")
+    return row

@@ -1,0 +1,453 @@
+"""Postings, named business postings, balances, history, statements and reconciliation.
+
+Nothing else in gerbang writes a balance. Every posting:
+- has legs that sum to zero (signed, debit positive), none zero, all in one currency, on known accounts;
+- is exactly-once by its idempotency key: the same key with the same legs returns the original
+  transaction, with other legs it is `idempotency_conflict`, and in both cases nothing is written;
+- locks its accounts in ascending id order (no deadlocks), refuses to take a non-negative account
+  below zero (`insufficient_funds`, with the database's CHECK behind it), and writes the transaction,
+  entries and materialised balances in one statement.
+The caller owns the database transaction (one request, one transaction): an error leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+
+import asyncpg
+
+from gerbang.exceptions import Conflict, NotFound, UnprocessableEntity
+from gerbang.kit.money import MoneyError, amount, positive_amount
+from gerbang.kit.sql import Connection
+from gerbang.kit.time import JAKARTA
+from gerbang.ledger import repository
+from gerbang.ledger.schemas import (
+    AccountDrift,
+    AccountKind,
+    AccountRef,
+    Balance,
+    HistoryEntry,
+    HistoryPage,
+    Leg,
+    PartnerBalances,
+    Posting,
+    ReconcileReport,
+    Statement,
+    TransactionKind,
+    UnbalancedTransaction,
+    credit,
+    debit,
+)
+
+
+class InvalidPosting(UnprocessableEntity):
+    code = "invalid_posting"
+
+
+class UnknownAccount(UnprocessableEntity):
+    code = "unknown_account"
+
+
+class CurrencyMismatch(UnprocessableEntity):
+    code = "currency_mismatch"
+
+
+class InsufficientFunds(UnprocessableEntity):
+    code = "insufficient_funds"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class TransactionNotFound(NotFound):
+    code = "transaction_not_found"
+
+
+_MAX_HISTORY_PAGE = 500
+
+
+# -- the posting primitive -------------------------------------------------------------------------
+
+
+async def post(
+    connection: Connection, *, idempotency_key: str, kind: TransactionKind, reference: str, legs: Sequence[Leg]
+) -> Posting:
+    """Post `legs` exactly once under `idempotency_key`. Legs name accounts by id or by `AccountRef`;
+    accounts named by reference are created on first use."""
+    _check_legs(idempotency_key, reference, legs)
+    by_id = [leg for leg in legs if isinstance(leg.account, int)]
+    by_ref = [leg for leg in legs if isinstance(leg.account, AccountRef)]
+    if by_id and by_ref:
+        raise InvalidPosting("name every account of a posting the same way: all by id or all by reference")
+    if by_ref:
+        accounts = await _lock_or_create(connection, [leg.account for leg in by_ref])  # type: ignore[misc]
+        ids = {ref: row["id"] for ref, row in accounts.items()}
+        amounts = {ids[leg.account]: leg.amount for leg in by_ref}  # type: ignore[index]
+        rows = sorted(accounts.values(), key=lambda row: row["id"])
+    else:
+        amounts = {leg.account: leg.amount for leg in by_id if isinstance(leg.account, int)}
+        rows = await repository.lock_accounts_by_id(connection, sorted(amounts))
+        missing = set(amounts) - {row["id"] for row in rows}
+        if missing:
+            raise UnknownAccount(f"no ledger account {sorted(missing)}")
+    return await _post_locked(connection, idempotency_key, kind, reference, rows, amounts)
+
+
+def _check_legs(idempotency_key: str, reference: str, legs: Sequence[Leg]) -> None:
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise InvalidPosting("an idempotency key of 1 to 200 characters is required")
+    if not reference:
+        raise InvalidPosting("a reference to the business object is required")
+    if len(legs) < 2:
+        raise InvalidPosting("a posting needs at least two legs")
+    try:
+        values = [amount(leg.amount) for leg in legs]
+    except MoneyError as exc:
+        raise InvalidPosting(str(exc)) from None
+    if any(value == 0 for value in values):
+        raise InvalidPosting("a leg of zero moves nothing")
+    if sum(values) != 0:
+        raise InvalidPosting(f"legs must sum to zero, they sum to {sum(values)}")
+    if len({leg.account for leg in legs}) != len(legs):
+        raise InvalidPosting("each account may appear in one leg only")
+
+
+async def _lock_or_create(connection: Connection, refs: Sequence[AccountRef]) -> dict[AccountRef, asyncpg.Record]:
+    keys = [(ref.kind.value, ref.owner_id, ref.currency) for ref in refs]
+    rows = await repository.lock_accounts_by_ref(connection, keys)
+    if len(rows) < len(refs):
+        await repository.create_accounts(
+            connection,
+            [(*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True)],
+        )
+        rows = await repository.lock_accounts_by_ref(connection, keys)
+    found = {(row["kind"], row["owner_id"], row["currency"]): row for row in rows}
+    return {ref: found[key] for key, ref in zip(keys, refs, strict=True)}
+
+
+async def _post_locked(
+    connection: Connection,
+    key: str,
+    kind: TransactionKind,
+    reference: str,
+    rows: Sequence[asyncpg.Record],
+    amounts: dict[int, int],
+) -> Posting:
+    currencies = {row["currency"] for row in rows}
+    if len(currencies) != 1:
+        raise CurrencyMismatch(f"a posting moves one currency, these accounts hold {sorted(currencies)}")
+    account_ids = [row["id"] for row in rows]
+    signed = [amounts[account_id] for account_id in account_ids]
+    balances_after = [
+        row["balance"] + (value if row["normal_side"] == "debit" else -value)
+        for row, value in zip(rows, signed, strict=True)
+    ]
+    overdrawn = [row for row, after in zip(rows, balances_after, strict=True) if row["non_negative"] and after < 0]
+    legs = tuple(zip(account_ids, signed, strict=True))
+    if overdrawn:
+        # A replay of a posting made when the money was there is still the original, not a refusal.
+        replay = await _replay(connection, key, kind, reference, legs)
+        if replay is not None:
+            return replay
+        row = overdrawn[0]
+        raise InsufficientFunds(
+            f"account {row['id']} ({row['kind']}) holds {row['balance']}, not enough for this posting"
+        )
+    (currency,) = currencies
+    written = await repository.write_posting(
+        connection,
+        key=key,
+        kind=kind.value,
+        reference=reference,
+        currency=currency,
+        account_ids=account_ids,
+        amounts=signed,
+        balances_after=balances_after,
+    )
+    if written is None:
+        replay = await _replay(connection, key, kind, reference, legs)
+        if replay is None:  # the key exists, so its transaction does: only a broken ledger gets here
+            raise RuntimeError(f"ledger transaction {key!r} conflicts but cannot be read")
+        return replay
+    transaction_id, created_at = written
+    return Posting(transaction_id, key, kind.value, reference, currency, created_at, legs, replayed=False)
+
+
+async def _replay(
+    connection: Connection, key: str, kind: TransactionKind, reference: str, legs: tuple[tuple[int, int], ...]
+) -> Posting | None:
+    existing = await repository.transaction_by_key(connection, key)
+    if existing is None:
+        return None
+    original = tuple(zip(existing["account_ids"], existing["amounts"], strict=True))
+    if original != legs or existing["kind"] != kind.value or existing["reference"] != reference:
+        raise IdempotencyConflict(f"ledger key {key!r} was already posted with different legs")
+    return Posting(
+        existing["id"], key, existing["kind"], existing["reference"], existing["currency"], existing["created_at"],
+        original, replayed=True,
+    )  # fmt: skip
+
+
+async def reverse(connection: Connection, *, transaction_id: int, idempotency_key: str | None = None) -> Posting:
+    """Post the exact opposite of a transaction, once: corrections never edit history."""
+    rows = await repository.transaction_legs(connection, transaction_id)
+    if not rows:
+        raise TransactionNotFound(f"no ledger transaction {transaction_id}")
+    return await post(
+        connection,
+        idempotency_key=idempotency_key or f"reversal:{transaction_id}",
+        kind=TransactionKind.reversal,
+        reference=f"ledger_transaction:{transaction_id}",
+        legs=[Leg(row["account_id"], -row["amount"]) for row in rows],
+    )
+
+
+# -- named postings (DESIGN.md section 2) ------------------------------------------------------------
+
+
+def _partner(kind: AccountKind, partner_id: uuid.UUID) -> AccountRef:
+    return AccountRef(kind, partner_id)
+
+
+def _nonzero(legs: Iterable[Leg]) -> list[Leg]:
+    """Named postings may carry a zero fee; a zero leg moves nothing, so it is left out."""
+    return [leg for leg in legs if leg.amount != 0]
+
+
+def _money(value: int, what: str, *, allow_zero: bool = False) -> int:
+    try:
+        result = amount(value) if allow_zero else positive_amount(value)
+    except MoneyError as exc:
+        raise InvalidPosting(f"{what}: {exc}") from None
+    if result < 0:
+        raise InvalidPosting(f"{what}: cannot be negative")
+    return result
+
+
+def _net(gross: int, fee: int) -> int:
+    gross, fee = _money(gross, "amount"), _money(fee, "fee", allow_zero=True)
+    if fee >= gross:
+        raise InvalidPosting(f"the fee ({fee}) must be less than the amount ({gross})")
+    return gross - fee
+
+
+async def order_paid(
+    connection: Connection,
+    *,
+    order_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    provider_account_id: uuid.UUID,
+    amount_paid: int,
+    fee: int,
+) -> Posting:
+    """The provider holds the customer's money; the partner is owed it less our fee."""
+    net = _net(amount_paid, fee)
+    legs = [
+        debit(AccountRef(AccountKind.provider_balance, provider_account_id), amount_paid),
+        credit(_partner(AccountKind.partner_pending, partner_id), net),
+        credit(AccountRef(AccountKind.platform_fees), fee),
+    ]
+    return await post(
+        connection, idempotency_key=f"order:{order_id}:paid", kind=TransactionKind.order_paid,
+        reference=f"order:{order_id}", legs=_nonzero(legs),
+    )  # fmt: skip
+
+
+async def settlement(connection: Connection, *, order_id: uuid.UUID, partner_id: uuid.UUID, net: int) -> Posting:
+    """An order's net moves from pending to available."""
+    value = _money(net, "net")
+    legs = [
+        debit(_partner(AccountKind.partner_pending, partner_id), value),
+        credit(_partner(AccountKind.partner_available, partner_id), value),
+    ]
+    return await post(
+        connection, idempotency_key=f"order:{order_id}:settled", kind=TransactionKind.settlement,
+        reference=f"order:{order_id}", legs=legs,
+    )  # fmt: skip
+
+
+async def withdrawal_hold(
+    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
+) -> Posting:
+    """A requested withdrawal's gross moves from available to held until the provider answers."""
+    value = _money(gross, "amount")
+    legs = [
+        debit(_partner(AccountKind.partner_available, partner_id), value),
+        credit(_partner(AccountKind.partner_held, partner_id), value),
+    ]
+    return await post(
+        connection, idempotency_key=f"withdrawal:{withdrawal_id}:hold", kind=TransactionKind.withdrawal_hold,
+        reference=f"withdrawal:{withdrawal_id}", legs=legs,
+    )  # fmt: skip
+
+
+async def withdrawal_complete(
+    connection: Connection,
+    *,
+    withdrawal_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    provider_account_id: uuid.UUID,
+    gross: int,
+    fee: int,
+    after_release: bool = False,
+) -> Posting:
+    """The payout left: the hold is consumed, the provider balance pays the net, the fee is ours.
+
+    `after_release` is for a provider that reported failure and then success: the hold was already
+    released to available, so the money comes from available. The key is the same either way, so a
+    withdrawal completes at most once whatever the order of its callbacks.
+    """
+    net = _net(gross, fee)
+    source = AccountKind.partner_available if after_release else AccountKind.partner_held
+    legs = [
+        debit(_partner(source, partner_id), gross),
+        credit(AccountRef(AccountKind.provider_balance, provider_account_id), net),
+        credit(AccountRef(AccountKind.platform_fees), fee),
+    ]
+    return await post(
+        connection, idempotency_key=f"withdrawal:{withdrawal_id}:complete", kind=TransactionKind.withdrawal_complete,
+        reference=f"withdrawal:{withdrawal_id}", legs=_nonzero(legs),
+    )  # fmt: skip
+
+
+async def withdrawal_release(
+    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
+) -> Posting:
+    """The payout failed: the hold goes back to available, once."""
+    value = _money(gross, "amount")
+    legs = [
+        debit(_partner(AccountKind.partner_held, partner_id), value),
+        credit(_partner(AccountKind.partner_available, partner_id), value),
+    ]
+    return await post(
+        connection, idempotency_key=f"withdrawal:{withdrawal_id}:release", kind=TransactionKind.withdrawal_release,
+        reference=f"withdrawal:{withdrawal_id}", legs=legs,
+    )  # fmt: skip
+
+
+async def advance_grant(
+    connection: Connection, *, advance_id: uuid.UUID, partner_id: uuid.UUID, amount_lent: int
+) -> Posting:
+    """A loan: the platform advances money to the partner's available balance."""
+    value = _money(amount_lent, "amount")
+    legs = [
+        debit(AccountRef(AccountKind.platform_advances), value),
+        credit(_partner(AccountKind.partner_available, partner_id), value),
+    ]
+    return await post(
+        connection, idempotency_key=f"advance:{advance_id}:grant", kind=TransactionKind.advance_grant,
+        reference=f"advance:{advance_id}", legs=legs,
+    )  # fmt: skip
+
+
+async def loan_repayment(
+    connection: Connection, *, order_id: uuid.UUID, partner_id: uuid.UUID, net: int, round_number: int = 1
+) -> Posting:
+    """A loan-settled order: its net repays the advance instead of reaching available.
+
+    `round_number` counts how often this order was loan-settled: after a revert it may be again.
+    """
+    value = _money(net, "net")
+    legs = [
+        debit(_partner(AccountKind.partner_pending, partner_id), value),
+        credit(AccountRef(AccountKind.platform_advances), value),
+    ]
+    return await post(
+        connection, idempotency_key=f"order:{order_id}:loan_settled:{round_number}",
+        kind=TransactionKind.loan_repayment, reference=f"order:{order_id}", legs=legs,
+    )  # fmt: skip
+
+
+async def loan_repayment_revert(connection: Connection, *, repayment: Posting) -> Posting:
+    """Undo a loan repayment exactly: the order's net goes back to pending, the advance is owed again."""
+    return await reverse(connection, transaction_id=repayment.transaction_id)
+
+
+# -- reads -------------------------------------------------------------------------------------------
+
+
+async def account_balance(connection: Connection, account_id: int) -> Balance:
+    row = await repository.account(connection, account_id)
+    if row is None:
+        raise UnknownAccount(f"no ledger account {account_id}")
+    return Balance(
+        account_id=row["id"],
+        kind=row["kind"],
+        owner_id=row["owner_id"],
+        currency=row["currency"],
+        balance=row["balance"],
+    )
+
+
+async def balance_of(connection: Connection, ref: AccountRef) -> int:
+    """The balance of the account `ref` names; zero if nothing was ever posted to it."""
+    rows = await repository.balances_by_ref(connection, [(ref.kind.value, ref.owner_id, ref.currency)])
+    return int(rows[0]["balance"]) if rows else 0
+
+
+async def partner_balances(connection: Connection, partner_id: uuid.UUID, currency: str = "IDR") -> PartnerBalances:
+    kinds = (AccountKind.partner_available, AccountKind.partner_pending, AccountKind.partner_held)
+    rows = await repository.balances_by_ref(connection, [(kind.value, partner_id, currency) for kind in kinds])
+    found = {row["kind"]: int(row["balance"]) for row in rows}
+    return PartnerBalances(
+        partner_id=partner_id,
+        currency=currency,
+        available=found.get(AccountKind.partner_available, 0),
+        pending=found.get(AccountKind.partner_pending, 0),
+        held=found.get(AccountKind.partner_held, 0),
+    )
+
+
+async def account_history(
+    connection: Connection, account_id: int, *, limit: int = 50, before: int | None = None
+) -> HistoryPage:
+    """Newest first, each entry with the balance after it; page with `before=next_before`."""
+    if not 1 <= limit <= _MAX_HISTORY_PAGE:
+        raise InvalidPosting(f"limit must be between 1 and {_MAX_HISTORY_PAGE}")
+    await account_balance(connection, account_id)  # 422 for an unknown account, not an empty page
+    rows = await repository.history(connection, account_id, before=before or 2**63 - 1, limit=limit + 1)
+    items = [HistoryEntry(**dict(row)) for row in rows[:limit]]
+    return HistoryPage(items=items, next_before=items[-1].entry_id if len(rows) > limit else None)
+
+
+def _jakarta_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=JAKARTA)
+
+
+async def statement(connection: Connection, account_id: int, first_day: date, last_day: date) -> Statement:
+    """Opening balance, every entry and closing balance for whole Asia/Jakarta days, both included."""
+    if last_day < first_day:
+        raise InvalidPosting("the statement's last day is before its first")
+    await account_balance(connection, account_id)
+    start, end = _jakarta_midnight(first_day), _jakarta_midnight(last_day + timedelta(days=1))
+    opening = await repository.balance_before(connection, account_id, start)
+    entries = [
+        HistoryEntry(**dict(row)) for row in await repository.entries_between(connection, account_id, start, end)
+    ]
+    return Statement(
+        account_id=account_id,
+        first_day=first_day,
+        last_day=last_day,
+        opening_balance=opening,
+        total_in=sum(entry.change for entry in entries if entry.change > 0),
+        total_out=-sum(entry.change for entry in entries if entry.change < 0),
+        closing_balance=entries[-1].balance_after if entries else opening,
+        entries=entries,
+    )
+
+
+async def reconcile(connection: Connection) -> ReconcileReport:
+    """Recompute every balance from its entries and every transaction's sum; report any difference."""
+    counts = await repository.counts(connection)
+    return ReconcileReport(
+        accounts_checked=counts["accounts"],
+        transactions_checked=counts["transactions"],
+        entries_checked=counts["entries"],
+        drifting_accounts=[AccountDrift(**dict(row)) for row in await repository.drifting_accounts(connection)],
+        unbalanced_transactions=[
+            UnbalancedTransaction(**dict(row)) for row in await repository.unbalanced_transactions(connection)
+        ],
+    )

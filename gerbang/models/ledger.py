@@ -1,0 +1,84 @@
+"""The double-entry ledger's tables. Only `gerbang.ledger` writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gerbang.models.base import Model
+
+
+class LedgerAccount(Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("kind", "owner_id", "currency"),
+        CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
+        # The database's own guard against overdraft, beside the check in code.
+        CheckConstraint("NOT non_negative OR balance >= 0", name="non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    """The partner or provider account the account belongs to; the nil UUID for platform accounts."""
+    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
+    normal_side: Mapped[str] = mapped_column(String(6), nullable=False)
+    """`debit` for what we hold or are owed (provider balances, advances), `credit` for what we owe."""
+    non_negative: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    balance: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    """Materialised balance in whole units, on the account's normal side (a partner's available is positive)."""
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    """Number of entries posted to this account."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class LedgerTransaction(Model):
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    """One business event, one key (`order:<id>:paid`): posting it twice returns the first transaction."""
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    reference: Mapped[str] = mapped_column(Text, nullable=False)
+    """The business object the money moved for, as `<type>:<id>`."""
+    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+
+
+class LedgerEntry(Model):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="nonzero"),
+        Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+        Index("ix_ledger_entries_account_id_created_at", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ledger_transactions.id"), nullable=False, index=True
+    )
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_accounts.id"), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    """Signed, debit positive: the entries of one transaction sum to zero."""
+    balance_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    """The account's balance (normal side) after this entry: the running balance of its history."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
