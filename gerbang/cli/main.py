@@ -97,6 +97,23 @@ def migrate() -> None:
     typer.echo(f"database schema at {head_revision()}")
 
 
+@app.command()
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute every ledger balance from its entries; exit 1 on any drift."""
+    import uvloop
+
+    from gerbang.cli.database import database_url
+    from gerbang.cli.reconcile import print_report, run_reconcile
+
+    settings = _settings()
+    with database_url(settings) as url:
+        report = uvloop.run(run_reconcile(settings, url))
+    print_report(report, as_json=as_json)
+    raise typer.Exit(0 if report.clean else 1)
+
+
 def main() -> None:
     try:
         app()

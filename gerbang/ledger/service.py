@@ -119,10 +119,10 @@ async def _lock_or_create(connection: Connection, refs: Sequence[AccountRef]) ->
     keys = [(ref.kind.value, ref.owner_id, ref.currency) for ref in refs]
     rows = await repository.lock_accounts_by_ref(connection, keys)
     if len(rows) < len(refs):
-        await repository.create_accounts(
-            connection,
-            [(*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True)],
-        )
+        # Sorted, so two postings creating the same new accounts insert them in the same order and
+        # cannot wait on each other's uncommitted rows.
+        new = sorted((*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True))
+        await repository.create_accounts(connection, new)
         rows = await repository.lock_accounts_by_ref(connection, keys)
     found = {(row["kind"], row["owner_id"], row["currency"]): row for row in rows}
     return {ref: found[key] for key, ref in zip(keys, refs, strict=True)}
