@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from gerbang.app import create_app
 from gerbang.config import Settings
 from gerbang.exceptions import Conflict
-from gerbang.migration import alembic_config
+from gerbang.migration import alembic_config, head_revision
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -24,7 +24,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_reports_database_and_migration_head(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok", "migration": "0001"}
+    assert response.json() == {"status": "ready", "database": "ok", "migration": head_revision()}
 
 
 async def test_readyz_is_503_when_schema_is_behind(client: httpx.AsyncClient, database_url: str) -> None:
@@ -32,7 +32,10 @@ async def test_readyz_is_503_when_schema_is_behind(client: httpx.AsyncClient, da
     response = await client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body == {"error": "not_ready", "detail": "database has no schema; run `gerbang migrate` (head is 0001)"}
+    assert body == {
+        "error": "not_ready",
+        "detail": f"database has no schema; run `gerbang migrate` (head is {head_revision()})",
+    }
 
 
 async def test_readyz_is_503_when_database_unreachable(settings: Settings) -> None:

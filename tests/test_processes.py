@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gerbang.migration import head_revision
 from tests.helpers import GERBANG, clean_env, free_port, wait_until_ready
 
 STOP_LIMIT_S = 10.0
@@ -48,7 +49,7 @@ def test_run_starts_everything_and_stops_cleanly(tmp_path: Path, sig: signal.Sig
     first = subprocess.Popen([*GERBANG, "run"], cwd=tmp_path, env=env, stdout=log, stderr=log)
     try:
         first_ready_s = wait_until_ready(f"{base}/readyz", timeout_s=60)
-        assert httpx.get(f"{base}/readyz").json()["migration"] == "0001"
+        assert httpx.get(f"{base}/readyz").json()["migration"] == head_revision()
         assert _postgres_running(tmp_path / "var" / "pg")
         _wait_for_line(tmp_path / "run.log", f"gerbang is ready at {base}")
         _wait_for_line(tmp_path / "run.log", '"event":"worker.started"')
@@ -140,5 +141,5 @@ def test_migrate_upgrades_an_empty_database(tmp_path: Path, postgres: object, da
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database schema at 0001"
+    assert result.stdout.strip() == f"database schema at {head_revision()}"
     command.check(alembic_config(database_url))
