@@ -45,6 +45,14 @@ async def _init_connection(connection: Connection) -> None:
         )
 
 
+async def _keep_session(_: Connection) -> None:
+    """Return a connection to the pool without asyncpg's reset query (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL: one more round trip on every request). asyncpg still rolls back a transaction
+    left open. The rule that makes this safe: pooled connections never change session state; use
+    `SET LOCAL`, `pg_advisory_xact_lock` and a dedicated connection for LISTEN.
+    """
+
+
 @dataclass(frozen=True)
 class Database:
     pool: asyncpg.Pool
@@ -59,6 +67,7 @@ class Database:
             min_size=0,
             max_size=settings.database_pool_size,
             init=_init_connection,
+            reset=_keep_session,
             server_settings={
                 "application_name": "gerbang",
                 "timezone": "UTC",

@@ -31,6 +31,12 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("owner_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "key",
+            sa.Text(),
+            sa.Computed("kind || ':' || owner_id::text || ':' || currency", persisted=True),
+            nullable=False,
+        ),
         sa.Column("currency", sa.CHAR(length=3), nullable=False),
         sa.Column("normal_side", sa.String(length=6), nullable=False),
         sa.Column("non_negative", sa.Boolean(), nullable=False),
@@ -40,7 +46,7 @@ def upgrade() -> None:
         sa.CheckConstraint("normal_side IN ('debit', 'credit')", name=op.f("ledger_accounts_normal_side_check")),
         sa.CheckConstraint("NOT non_negative OR balance >= 0", name=op.f("ledger_accounts_non_negative_check")),
         sa.PrimaryKeyConstraint("id", name=op.f("ledger_accounts_pkey")),
-        sa.UniqueConstraint("kind", "owner_id", "currency", name=op.f("ledger_accounts_kind_owner_id_currency_key")),
+        sa.UniqueConstraint("key", name=op.f("ledger_accounts_key_key")),
     )
     op.create_table(
         "ledger_transactions",
@@ -53,7 +59,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("ledger_transactions_pkey")),
         sa.UniqueConstraint("idempotency_key", name=op.f("ledger_transactions_idempotency_key_key")),
     )
-    op.create_index(op.f("ix_ledger_transactions_created_at"), "ledger_transactions", ["created_at"], unique=False)
     op.create_table(
         "ledger_entries",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -91,6 +96,5 @@ def downgrade() -> None:
     op.drop_index("ix_ledger_entries_account_id_id", table_name="ledger_entries")
     op.drop_index("ix_ledger_entries_account_id_created_at", table_name="ledger_entries")
     op.drop_table("ledger_entries")
-    op.drop_index(op.f("ix_ledger_transactions_created_at"), table_name="ledger_transactions")
     op.drop_table("ledger_transactions")
     op.drop_table("ledger_accounts")
