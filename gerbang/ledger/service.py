@@ -78,17 +78,16 @@ async def post(
     """Post `legs` exactly once under `idempotency_key`. Legs name accounts by id or by `AccountRef`;
     accounts named by reference are created on first use."""
     _check_legs(idempotency_key, reference, legs)
-    by_id = [leg for leg in legs if isinstance(leg.account, int)]
-    by_ref = [leg for leg in legs if isinstance(leg.account, AccountRef)]
+    by_ref = {leg.account: leg.amount for leg in legs if isinstance(leg.account, AccountRef)}
+    by_id = {leg.account: leg.amount for leg in legs if isinstance(leg.account, int)}
     if by_id and by_ref:
         raise InvalidPosting("name every account of a posting the same way: all by id or all by reference")
     if by_ref:
-        accounts = await _lock_or_create(connection, [leg.account for leg in by_ref])  # type: ignore[misc]
-        ids = {ref: row["id"] for ref, row in accounts.items()}
-        amounts = {ids[leg.account]: leg.amount for leg in by_ref}  # type: ignore[index]
+        accounts = await _lock_or_create(connection, list(by_ref))
+        amounts = {accounts[ref]["id"]: value for ref, value in by_ref.items()}
         rows = sorted(accounts.values(), key=lambda row: row["id"])
     else:
-        amounts = {leg.account: leg.amount for leg in by_id if isinstance(leg.account, int)}
+        amounts = by_id
         rows = await repository.lock_accounts_by_id(connection, sorted(amounts))
         missing = set(amounts) - {row["id"] for row in rows}
         if missing:
@@ -256,16 +255,29 @@ async def order_paid(
     )  # fmt: skip
 
 
+async def _move(
+    connection: Connection,
+    *,
+    key: str,
+    kind: TransactionKind,
+    reference: str,
+    debited: AccountRef,
+    credited: AccountRef,
+    value: int,
+    what: str,
+) -> Posting:
+    """One positive amount debited to one account and credited to another: most business postings."""
+    moved = _money(value, what)
+    legs = [debit(debited, moved), credit(credited, moved)]
+    return await post(connection, idempotency_key=key, kind=kind, reference=reference, legs=legs)
+
+
 async def settlement(connection: Connection, *, order_id: uuid.UUID, partner_id: uuid.UUID, net: int) -> Posting:
     """An order's net moves from pending to available."""
-    value = _money(net, "net")
-    legs = [
-        debit(_partner(AccountKind.partner_pending, partner_id), value),
-        credit(_partner(AccountKind.partner_available, partner_id), value),
-    ]
-    return await post(
-        connection, idempotency_key=f"order:{order_id}:settled", kind=TransactionKind.settlement,
-        reference=f"order:{order_id}", legs=legs,
+    return await _move(
+        connection, key=f"order:{order_id}:settled", kind=TransactionKind.settlement, reference=f"order:{order_id}",
+        debited=_partner(AccountKind.partner_pending, partner_id),
+        credited=_partner(AccountKind.partner_available, partner_id), value=net, what="net",
     )  # fmt: skip
 
 
@@ -273,14 +285,10 @@ async def withdrawal_hold(
     connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
 ) -> Posting:
     """A requested withdrawal's gross moves from available to held until the provider answers."""
-    value = _money(gross, "amount")
-    legs = [
-        debit(_partner(AccountKind.partner_available, partner_id), value),
-        credit(_partner(AccountKind.partner_held, partner_id), value),
-    ]
-    return await post(
-        connection, idempotency_key=f"withdrawal:{withdrawal_id}:hold", kind=TransactionKind.withdrawal_hold,
-        reference=f"withdrawal:{withdrawal_id}", legs=legs,
+    return await _move(
+        connection, key=f"withdrawal:{withdrawal_id}:hold", kind=TransactionKind.withdrawal_hold,
+        reference=f"withdrawal:{withdrawal_id}", debited=_partner(AccountKind.partner_available, partner_id),
+        credited=_partner(AccountKind.partner_held, partner_id), value=gross, what="amount",
     )  # fmt: skip
 
 
@@ -317,14 +325,10 @@ async def withdrawal_release(
     connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
 ) -> Posting:
     """The payout failed: the hold goes back to available, once."""
-    value = _money(gross, "amount")
-    legs = [
-        debit(_partner(AccountKind.partner_held, partner_id), value),
-        credit(_partner(AccountKind.partner_available, partner_id), value),
-    ]
-    return await post(
-        connection, idempotency_key=f"withdrawal:{withdrawal_id}:release", kind=TransactionKind.withdrawal_release,
-        reference=f"withdrawal:{withdrawal_id}", legs=legs,
+    return await _move(
+        connection, key=f"withdrawal:{withdrawal_id}:release", kind=TransactionKind.withdrawal_release,
+        reference=f"withdrawal:{withdrawal_id}", debited=_partner(AccountKind.partner_held, partner_id),
+        credited=_partner(AccountKind.partner_available, partner_id), value=gross, what="amount",
     )  # fmt: skip
 
 
@@ -332,14 +336,10 @@ async def advance_grant(
     connection: Connection, *, advance_id: uuid.UUID, partner_id: uuid.UUID, amount_lent: int
 ) -> Posting:
     """A loan: the platform advances money to the partner's available balance."""
-    value = _money(amount_lent, "amount")
-    legs = [
-        debit(AccountRef(AccountKind.platform_advances), value),
-        credit(_partner(AccountKind.partner_available, partner_id), value),
-    ]
-    return await post(
-        connection, idempotency_key=f"advance:{advance_id}:grant", kind=TransactionKind.advance_grant,
-        reference=f"advance:{advance_id}", legs=legs,
+    return await _move(
+        connection, key=f"advance:{advance_id}:grant", kind=TransactionKind.advance_grant,
+        reference=f"advance:{advance_id}", debited=AccountRef(AccountKind.platform_advances),
+        credited=_partner(AccountKind.partner_available, partner_id), value=amount_lent, what="amount",
     )  # fmt: skip
 
 
@@ -350,14 +350,10 @@ async def loan_repayment(
 
     `round_number` counts how often this order was loan-settled: after a revert it may be again.
     """
-    value = _money(net, "net")
-    legs = [
-        debit(_partner(AccountKind.partner_pending, partner_id), value),
-        credit(AccountRef(AccountKind.platform_advances), value),
-    ]
-    return await post(
-        connection, idempotency_key=f"order:{order_id}:loan_settled:{round_number}",
-        kind=TransactionKind.loan_repayment, reference=f"order:{order_id}", legs=legs,
+    return await _move(
+        connection, key=f"order:{order_id}:loan_settled:{round_number}", kind=TransactionKind.loan_repayment,
+        reference=f"order:{order_id}", debited=_partner(AccountKind.partner_pending, partner_id),
+        credited=AccountRef(AccountKind.platform_advances), value=net, what="net",
     )  # fmt: skip
 
 
