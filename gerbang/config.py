@@ -56,6 +56,8 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     """Root secret for encryption at rest and token signing. Required outside development."""
+    previous_secret_keys: SecretStr | None = None
+    """Comma-separated earlier secret keys: still decrypt, never encrypt (key rotation)."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -87,6 +89,12 @@ class Settings(BaseSettings):
     @property
     def secret_key_value(self) -> str:
         return self.secret_key.get_secret_value() if self.secret_key else DEVELOPMENT_SECRET_KEY
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The current secret key first, then the previous ones (for a `KeyRing`)."""
+        previous = self.previous_secret_keys.get_secret_value() if self.previous_secret_keys else ""
+        return [self.secret_key_value, *(key.strip() for key in previous.split(",") if key.strip())]
 
 
 def load_settings(**overrides: object) -> Settings:
