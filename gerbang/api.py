@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from gerbang.auth import endpoints as auth_endpoints
+
 router = APIRouter(prefix="/api/v1")
+router.include_router(auth_endpoints.router)

@@ -11,6 +11,7 @@ from gerbang import __version__, api
 from gerbang.config import ConfigurationError, Settings
 from gerbang.db import Database
 from gerbang.exception_handlers import add_exception_handlers
+from gerbang.kit.crypto import KeyRing
 from gerbang.middleware import RequestContextMiddleware
 from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
@@ -42,6 +43,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     app.state.head_revision = head_revision()
+    app.state.key_ring = KeyRing(settings.secret_keys)
     add_exception_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     app.include_router(ops_endpoints.router)

@@ -9,20 +9,18 @@ from typing import Annotated
 import typer
 from starlette.types import ASGIApp
 
-from gerbang.config import ConfigurationError, Settings, load_settings
-from gerbang.kit.log import configure_logging
+from gerbang.cli import partner
+from gerbang.cli.common import load_cli_settings
+from gerbang.config import ConfigurationError, Settings
+from gerbang.exceptions import GerbangError
 from gerbang.pgserver import EmbeddedPostgresError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="gerbang payment gateway")
 
+app.add_typer(partner.app, name="partner")
+
 HostOption = Annotated[str | None, typer.Option(help="Listen address (GERBANG_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Listen port (GERBANG_PORT).")]
-
-
-def _settings(**overrides: object) -> Settings:
-    settings = load_settings(**{key: value for key, value in overrides.items() if value is not None})
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
 
 
 @app.command()
@@ -31,7 +29,7 @@ def run(host: HostOption = None, port: PortOption = None) -> None:
     from gerbang.cli.database import database_url
     from gerbang.cli.supervisor import Supervisor
 
-    settings = _settings(host=host, port=port)
+    settings = load_cli_settings(host=host, port=port)
     with database_url(settings) as url:
         code = Supervisor(settings, url).run()
     raise typer.Exit(code)
@@ -43,7 +41,7 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     from gerbang.app import create_app
     from gerbang.cli.database import database_url
 
-    settings = _settings(host=host, port=port)
+    settings = load_cli_settings(host=host, port=port)
     with database_url(settings) as url:
         serve_app(create_app(settings, url), settings)
 
@@ -80,7 +78,7 @@ def worker() -> None:
     from gerbang.cli.database import database_url
     from gerbang.worker.main import run_worker
 
-    settings = _settings()
+    settings = load_cli_settings()
     with database_url(settings) as url:
         uvloop.run(run_worker(settings, url))
 
@@ -91,7 +89,7 @@ def migrate() -> None:
     from gerbang.cli.database import database_url
     from gerbang.migration import head_revision, upgrade_to_head
 
-    settings = _settings()
+    settings = load_cli_settings()
     with database_url(settings) as url:
         upgrade_to_head(url)
     typer.echo(f"database schema at {head_revision()}")
@@ -107,7 +105,7 @@ def reconcile(
     from gerbang.cli.database import database_url
     from gerbang.cli.reconcile import print_report, run_reconcile
 
-    settings = _settings()
+    settings = load_cli_settings()
     with database_url(settings) as url:
         report = uvloop.run(run_reconcile(settings, url))
     print_report(report, as_json=as_json)
@@ -121,3 +119,6 @@ def main() -> None:
         # One line, no traceback: these are the operator's to fix, not ours to debug.
         print(f"gerbang: {exc}", file=sys.stderr)
         sys.exit(2)
+    except GerbangError as exc:
+        print(f"gerbang: {exc.code}: {exc.detail}", file=sys.stderr)
+        sys.exit(1)

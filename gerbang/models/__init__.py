@@ -1,7 +1,18 @@
 """Every table's model, imported here so Alembic and the mappers see all of them."""
 
+from gerbang.models.api_key import ApiKey, SeenSignature
 from gerbang.models.base import Model
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from gerbang.models.partner import Partner
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
 
-__all__ = ["LedgerAccount", "LedgerEntry", "LedgerTransaction", "Model", "WorkerHeartbeat"]
+__all__ = [
+    "ApiKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Model",
+    "Partner",
+    "SeenSignature",
+    "WorkerHeartbeat",
+]

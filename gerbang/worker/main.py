@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
+from gerbang.auth import service as auth_service
 from gerbang.config import Settings
 from gerbang.db import Database
+from gerbang.kit.time import utcnow
 from gerbang.worker.heartbeat import heartbeat_loop
-from gerbang.worker.runner import WorkerLoop, run_loops
+from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
 
 def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
     """Every loop a worker runs. Domain modules add their claim loops and jobs here."""
-    return [heartbeat_loop(database, settings.worker_heartbeat_interval)]
+
+    async def forget_expired_signatures() -> None:
+        async with database.transaction() as connection:
+            await auth_service.forget_expired_signatures(connection, utcnow())
+
+    return [
+        heartbeat_loop(database, settings.worker_heartbeat_interval),
+        periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
+    ]
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:

@@ -1,0 +1,51 @@
+"""FastAPI dependencies that authenticate partner API requests. Routes declare them; nobody hand-checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gerbang.auth import service
+from gerbang.auth.service import AuthenticatedPartner
+from gerbang.auth.signing import SignedRequest
+from gerbang.db import DbConnection
+from gerbang.kit.time import utcnow
+
+
+def _path_as_sent(request: Request) -> str:
+    # The signature covers the path the partner sent, before any percent-decoding, without the query.
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    return raw.split(b"?", 1)[0].decode("latin-1")
+
+
+async def _authenticate(request: Request, connection: DbConnection, *, unsigned_allowed: bool) -> AuthenticatedPartner:
+    signed = SignedRequest(
+        method=request.method,
+        path=_path_as_sent(request),
+        timestamp=request.headers.get("x-timestamp"),
+        body=await request.body(),
+        signature=request.headers.get("x-signature"),
+    )
+    return await service.authenticate(
+        connection,
+        request.app.state.key_ring,
+        api_key=request.headers.get("x-api-key"),
+        request=signed,
+        now=utcnow(),
+        unsigned_allowed=unsigned_allowed,
+    )
+
+
+async def signed_partner(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+    """Always signed: withdrawals and anything else that moves money out."""
+    return await _authenticate(request, connection, unsigned_allowed=False)
+
+
+async def partner_request(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+    """Signed, or unsigned for partners whose legacy integration is allowed to skip the signature."""
+    return await _authenticate(request, connection, unsigned_allowed=True)
+
+
+SignedPartner = Annotated[AuthenticatedPartner, Depends(signed_partner)]
+PartnerRequest = Annotated[AuthenticatedPartner, Depends(partner_request)]

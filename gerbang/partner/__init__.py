@@ -1,0 +1,1 @@
+"""Partners: the merchants that integrate with gerbang."""
