@@ -6,11 +6,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gerbang.auth import service
+from gerbang.auth import service, sessions
 from gerbang.auth.service import AuthenticatedPartner
+from gerbang.auth.sessions import AdminPrincipal
 from gerbang.auth.signing import SignedRequest
+from gerbang.auth.tokens import Audience, read_access_token
 from gerbang.db import DbConnection
+from gerbang.exceptions import Unauthorized
 from gerbang.kit.time import utcnow
+
+
+class MissingToken(Unauthorized):
+    code = "missing_token"
 
 
 def _path_as_sent(request: Request) -> str:
@@ -49,3 +56,16 @@ async def partner_request(request: Request, connection: DbConnection) -> Authent
 
 SignedPartner = Annotated[AuthenticatedPartner, Depends(signed_partner)]
 PartnerRequest = Annotated[AuthenticatedPartner, Depends(partner_request)]
+
+
+async def current_admin(request: Request, connection: DbConnection) -> AdminPrincipal:
+    """The admin behind `Authorization: Bearer <access token>`, checked against the database each time."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise MissingToken("Authorization: Bearer <access token> is required")
+    settings = request.app.state.settings
+    claims = read_access_token(settings.secret_keys, Audience.admin, token.strip())
+    return await sessions.current_admin(connection, claims.subject_id, claims.session_id, utcnow())
+
+
+CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]

@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from gerbang.auth.dependencies import SignedPartner
+from gerbang.auth import sessions
+from gerbang.auth.dependencies import CurrentAdmin, SignedPartner
 from gerbang.auth.service import AuthenticatedPartner
+from gerbang.auth.sessions import TokenPair
+from gerbang.auth.tokens import Audience
+from gerbang.db import DbConnection
+from gerbang.kit.time import utcnow
 
 router = APIRouter(tags=["authentication"])
 
@@ -50,3 +55,73 @@ async def check_signature_post(partner: SignedPartner) -> SignatureCheck:
 
 def _check(partner: AuthenticatedPartner) -> SignatureCheck:
     return SignatureCheck(partnerId=partner.partner_id, apiKeyId=partner.api_key_id, signed=partner.signed)
+
+
+# -- admin login -------------------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(max_length=254, examples=["ops@gerbang.example"])
+    password: str = Field(max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(alias="refreshToken", max_length=200)
+
+
+class Tokens(BaseModel):
+    access_token: str = Field(serialization_alias="accessToken")
+    refresh_token: str = Field(serialization_alias="refreshToken")
+    token_type: str = Field(default="Bearer", serialization_alias="tokenType")
+    expires_in: int = Field(serialization_alias="expiresIn")
+    """Seconds until the access token expires."""
+
+
+class AdminMe(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+
+
+def _tokens(pair: TokenPair) -> Tokens:
+    return Tokens(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+@router.post(
+    "/auth/login",
+    operation_id="auth-admin_login",
+    summary="Admin login",
+    response_model_by_alias=True,
+    responses={401: {"description": "`invalid_credentials`"}, 403: {"description": "`account_inactive`"}},
+)
+async def admin_login(body: LoginRequest, request: Request, connection: DbConnection) -> Tokens:
+    settings = request.app.state.settings
+    pair = await sessions.admin_login(
+        connection, settings.secret_key_value, email=body.email, password=body.password, now=utcnow()
+    )
+    return _tokens(pair)
+
+
+@router.post(
+    "/auth/refresh",
+    operation_id="auth-admin_refresh",
+    summary="New tokens for a refresh token (which is then spent)",
+    response_model_by_alias=True,
+    responses={401: {"description": "`invalid_refresh_token`"}, 403: {"description": "`account_inactive`"}},
+)
+async def admin_refresh(body: RefreshRequest, request: Request, connection: DbConnection) -> Tokens:
+    settings = request.app.state.settings
+    pair = await sessions.refresh(
+        connection, settings.secret_key_value, audience=Audience.admin, refresh_token=body.refresh_token, now=utcnow()
+    )
+    return _tokens(pair)
+
+
+@router.post("/auth/logout", operation_id="auth-admin_logout", summary="End this session", status_code=204)
+async def admin_logout(admin: CurrentAdmin, connection: DbConnection) -> None:
+    await sessions.logout(connection, admin.session_id, utcnow())
+
+
+@router.get("/auth/me", operation_id="auth-admin_me", summary="The logged-in admin")
+async def admin_me(admin: CurrentAdmin) -> AdminMe:
+    return AdminMe(id=admin.id, email=admin.email, role=admin.role.value)

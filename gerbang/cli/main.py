@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from starlette.types import ASGIApp
 
-from gerbang.cli import partner
+from gerbang.cli import admin, partner
 from gerbang.cli.common import load_cli_settings
 from gerbang.config import ConfigurationError, Settings
 from gerbang.exceptions import GerbangError
@@ -17,6 +17,7 @@ from gerbang.pgserver import EmbeddedPostgresError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="gerbang payment gateway")
 
+app.add_typer(admin.app, name="admin")
 app.add_typer(partner.app, name="partner")
 
 HostOption = Annotated[str | None, typer.Option(help="Listen address (GERBANG_HOST).")]
