@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from gerbang.auth import sessions
+from gerbang.auth import sessions, two_factor
 from gerbang.auth.dependencies import CurrentAdmin, SignedPartner
 from gerbang.auth.service import AuthenticatedPartner
 from gerbang.auth.sessions import TokenPair
@@ -63,6 +63,27 @@ def _check(partner: AuthenticatedPartner) -> SignatureCheck:
 class LoginRequest(BaseModel):
     email: str = Field(max_length=254, examples=["ops@gerbang.example"])
     password: str = Field(max_length=1024)
+    otp: str | None = Field(default=None, max_length=32, description="TOTP code or recovery code, when 2FA is on")
+
+
+class TwoFactorSetupRequest(BaseModel):
+    proof: str | None = Field(
+        default=None, max_length=32, description="A current TOTP code or a recovery code, when 2FA is already on"
+    )
+
+
+class TwoFactorSetup(BaseModel):
+    secret: str
+    otpauth_uri: str = Field(serialization_alias="otpauthUri")
+
+
+class TwoFactorConfirm(BaseModel):
+    code: str = Field(max_length=16)
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(serialization_alias="recoveryCodes")
+    """Shown once: each replaces a TOTP code one time."""
 
 
 class RefreshRequest(BaseModel):
@@ -92,13 +113,17 @@ def _tokens(pair: TokenPair) -> Tokens:
     operation_id="auth-admin_login",
     summary="Admin login",
     response_model_by_alias=True,
-    responses={401: {"description": "`invalid_credentials`"}, 403: {"description": "`account_inactive`"}},
+    responses={
+        401: {"description": "`invalid_credentials`, `otp_required` or `invalid_otp`"},
+        403: {"description": "`account_inactive`"},
+    },
 )
 async def admin_login(body: LoginRequest, request: Request, connection: DbConnection) -> Tokens:
     settings = request.app.state.settings
     pair = await sessions.admin_login(
-        connection, settings.secret_key_value, email=body.email, password=body.password, now=utcnow()
-    )
+        connection, settings.secret_key_value, request.app.state.key_ring, email=body.email, password=body.password,
+        otp=body.otp, now=utcnow(),
+    )  # fmt: skip
     return _tokens(pair)
 
 
@@ -125,3 +150,35 @@ async def admin_logout(admin: CurrentAdmin, connection: DbConnection) -> None:
 @router.get("/auth/me", operation_id="auth-admin_me", summary="The logged-in admin")
 async def admin_me(admin: CurrentAdmin) -> AdminMe:
     return AdminMe(id=admin.id, email=admin.email, role=admin.role.value)
+
+
+@router.post(
+    "/auth/2fa/setup",
+    operation_id="auth-admin_2fa_setup",
+    summary="Start enrolling a TOTP authenticator",
+    response_model_by_alias=True,
+    responses={403: {"description": "`second_factor_required`"}, 401: {"description": "`invalid_otp`"}},
+)
+async def admin_2fa_setup(
+    body: TwoFactorSetupRequest, admin: CurrentAdmin, request: Request, connection: DbConnection
+) -> TwoFactorSetup:
+    secret, uri = await two_factor.start_enrolment(
+        connection, request.app.state.key_ring, admin_id=admin.id, proof=body.proof, now=utcnow()
+    )
+    return TwoFactorSetup(secret=secret, otpauth_uri=uri)
+
+
+@router.post(
+    "/auth/2fa/enable",
+    operation_id="auth-admin_2fa_enable",
+    summary="Confirm the authenticator with a code from it; returns recovery codes once",
+    response_model_by_alias=True,
+    responses={409: {"description": "`no_pending_enrolment`"}, 422: {"description": "`invalid_otp`"}},
+)
+async def admin_2fa_enable(
+    body: TwoFactorConfirm, admin: CurrentAdmin, request: Request, connection: DbConnection
+) -> RecoveryCodes:
+    codes = await two_factor.confirm_enrolment(
+        connection, request.app.state.key_ring, admin_id=admin.id, code=body.code, now=utcnow()
+    )
+    return RecoveryCodes(recovery_codes=codes)

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import AdminUser, ApiKey, AuthSession, Partner, SeenSignature
+from gerbang.models import AdminRecoveryCode, AdminUser, ApiKey, AuthSession, Partner, SeenSignature
 
 _INSERT_KEY = Query(
     insert(ApiKey).values(
@@ -93,7 +93,54 @@ _INSERT_ADMIN = Query(
     .returning(AdminUser.id)
 )
 _ADMIN_BY_EMAIL = Query(
-    select(AdminUser.id, AdminUser.password_hash, AdminUser.status).where(AdminUser.email == bindparam("email"))
+    select(
+        AdminUser.id,
+        AdminUser.password_hash,
+        AdminUser.status,
+        AdminUser.totp_secret_encrypted,
+        AdminUser.totp_last_step,
+    ).where(AdminUser.email == bindparam("email"))
+)
+_ADMIN_TOTP = Query(
+    select(
+        AdminUser.email, AdminUser.totp_secret_encrypted, AdminUser.totp_pending_encrypted, AdminUser.totp_last_step
+    ).where(AdminUser.id == bindparam("id"))
+)
+_SET_PENDING_TOTP = Query(
+    update(AdminUser).where(AdminUser.id == bindparam("id")).values(totp_pending_encrypted=bindparam("pending"))
+)
+_ACTIVATE_TOTP = Query(
+    update(AdminUser)
+    .where(AdminUser.id == bindparam("id"), AdminUser.totp_pending_encrypted == bindparam("pending"))
+    .values(totp_secret_encrypted=bindparam("active"), totp_pending_encrypted=None, totp_last_step=bindparam("step"))
+    .returning(AdminUser.id)
+)
+# Compare-and-set: of two logins with the same code, one wins.
+_ADVANCE_TOTP_STEP = Query(
+    update(AdminUser)
+    .where(
+        AdminUser.id == bindparam("id"),
+        (AdminUser.totp_last_step.is_(None)) | (AdminUser.totp_last_step < bindparam("step")),
+    )
+    .values(totp_last_step=bindparam("step"))
+    .returning(AdminUser.id)
+)
+_DELETE_RECOVERY_CODES = Query(delete(AdminRecoveryCode).where(AdminRecoveryCode.admin_id == bindparam("id")))
+_INSERT_RECOVERY_CODES = Query(
+    text(
+        "INSERT INTO admin_recovery_codes (code_hash, admin_id) "
+        "SELECT hash, :id FROM unnest(CAST(:hashes AS text[])) AS hash"
+    )
+)
+_USE_RECOVERY_CODE = Query(
+    update(AdminRecoveryCode)
+    .where(
+        AdminRecoveryCode.code_hash == bindparam("hash"),
+        AdminRecoveryCode.admin_id == bindparam("id"),
+        AdminRecoveryCode.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(AdminRecoveryCode.code_hash)
 )
 _TOUCH_LOGIN = Query(update(AdminUser).where(AdminUser.id == bindparam("id")).values(last_login_at=bindparam("now")))
 _INSERT_SESSION = Query(
@@ -183,3 +230,28 @@ async def revoke_session(connection: Connection, session_id: uuid.UUID, now: dat
 
 async def admin_in_session(connection: Connection, admin_id: uuid.UUID, session_id: uuid.UUID) -> asyncpg.Record | None:
     return await _ADMIN_IN_SESSION.fetchrow(connection, admin_id=admin_id, session_id=session_id)
+
+
+async def admin_totp(connection: Connection, admin_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _ADMIN_TOTP.fetchrow(connection, id=admin_id)
+
+
+async def set_pending_totp(connection: Connection, admin_id: uuid.UUID, pending: str) -> None:
+    await _SET_PENDING_TOTP.execute(connection, id=admin_id, pending=pending)
+
+
+async def activate_totp(connection: Connection, admin_id: uuid.UUID, *, pending: str, active: str, step: int) -> bool:
+    return await _ACTIVATE_TOTP.fetchrow(connection, id=admin_id, pending=pending, active=active, step=step) is not None
+
+
+async def advance_totp_step(connection: Connection, admin_id: uuid.UUID, step: int) -> bool:
+    return await _ADVANCE_TOTP_STEP.fetchrow(connection, id=admin_id, step=step) is not None
+
+
+async def replace_recovery_codes(connection: Connection, admin_id: uuid.UUID, hashes: list[str]) -> None:
+    await _DELETE_RECOVERY_CODES.execute(connection, id=admin_id)
+    await _INSERT_RECOVERY_CODES.execute(connection, id=admin_id, hashes=hashes)
+
+
+async def use_recovery_code(connection: Connection, admin_id: uuid.UUID, code_hash: str, now: datetime) -> bool:
+    return await _USE_RECOVERY_CODE.fetchrow(connection, id=admin_id, hash=code_hash, now=now) is not None

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from gerbang.auth import repository
 from gerbang.auth.tokens import Audience, issue_access_token
+from gerbang.auth.two_factor import check_second_factor
 from gerbang.exceptions import Conflict, Forbidden, Unauthorized, UnprocessableEntity
-from gerbang.kit.crypto import sha256_hex
+from gerbang.kit.crypto import KeyRing, sha256_hex
 from gerbang.kit.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from gerbang.kit.sql import Connection
 
@@ -99,7 +100,14 @@ async def _open_session(
 
 
 async def admin_login(
-    connection: Connection, secret_key: str, *, email: str, password: str, now: datetime
+    connection: Connection,
+    secret_key: str,
+    key_ring: KeyRing,
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    now: datetime,
 ) -> TokenPair:
     row = await repository.admin_by_email(connection, email.strip().lower())
     # verify_password runs even for an unknown email: both failures take the same time.
@@ -107,6 +115,11 @@ async def admin_login(
         raise InvalidCredentials("wrong email or password")
     if row["status"] != "active":
         raise AccountInactive("this admin account is deactivated")
+    if row["totp_secret_encrypted"] is not None:
+        await check_second_factor(
+            connection, key_ring, admin_id=row["id"], secret_encrypted=row["totp_secret_encrypted"],
+            last_step=row["totp_last_step"], otp=otp, now=now,
+        )  # fmt: skip
     await repository.touch_admin_login(connection, row["id"], now)
     return await _open_session(connection, secret_key, Audience.admin, row["id"], now)
 
