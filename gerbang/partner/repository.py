@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import bindparam, insert
+import asyncpg
+from sqlalchemy import bindparam, insert, select
 
 from gerbang.kit.sql import Connection, Query
 from gerbang.models import Partner
@@ -35,3 +36,24 @@ async def insert_partner(
         webhook_url=webhook_url,
         webhook_secret_encrypted=webhook_secret_encrypted,
     )
+
+
+_COLUMNS = (
+    Partner.id,
+    Partner.name,
+    Partner.status,
+    Partner.parent_id,
+    Partner.webhook_url,
+    Partner.allow_unsigned_requests,
+    Partner.created_at,
+)
+_LIST = Query(select(*_COLUMNS).order_by(Partner.created_at.desc(), Partner.id).limit(bindparam("limit")))
+_GET = Query(select(*_COLUMNS).where(Partner.id == bindparam("id")))
+
+
+async def list_partners(connection: Connection, limit: int) -> list[asyncpg.Record]:
+    return await _LIST.fetch(connection, limit=limit)
+
+
+async def get_partner(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _GET.fetchrow(connection, id=partner_id)

@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gerbang.auth import service as auth_service
-from gerbang.exceptions import UnprocessableEntity
+from gerbang.exceptions import NotFound, UnprocessableEntity
 from gerbang.kit.crypto import KeyRing, new_webhook_secret
 from gerbang.kit.sql import Connection
 from gerbang.partner import repository
+from gerbang.partner.schemas import Partner
 
 
 class InvalidPartner(UnprocessableEntity):
     code = "invalid_partner"
+
+
+class PartnerNotFound(NotFound):
+    code = "partner_not_found"
 
 
 @dataclass(frozen=True)
@@ -64,3 +69,14 @@ async def create_partner(
     )
     key = await auth_service.issue_api_key(connection, key_ring, partner_id=partner_id)
     return CreatedPartner(partner_id, key.api_key, key.signing_secret, webhook_secret)
+
+
+async def list_partners(connection: Connection, limit: int = 500) -> list[Partner]:
+    return [Partner.model_validate(dict(row)) for row in await repository.list_partners(connection, limit)]
+
+
+async def get_partner(connection: Connection, partner_id: uuid.UUID) -> Partner:
+    row = await repository.get_partner(connection, partner_id)
+    if row is None:
+        raise PartnerNotFound(f"no partner {partner_id}")
+    return Partner.model_validate(dict(row))
