@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         return self.embedded_pg_dir or self.data_dir / "pg"
 
     @property
+    def webhooks_require_https(self) -> bool:
+        """Plain http webhook URLs are for local development only."""
+        return self.env is not Environment.development
+
+    @property
     def secret_key_value(self) -> str:
         return self.secret_key.get_secret_value() if self.secret_key else DEVELOPMENT_SECRET_KEY
 

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 
 from gerbang.config import Settings
-from gerbang.exceptions import ServiceUnavailable
+from gerbang.exceptions import GerbangError, ServiceUnavailable
 from gerbang.kit.sql import Connection
 
 
@@ -81,14 +81,25 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection in a transaction: committed on exit, rolled back if the block raises."""
+        """A connection in a transaction: committed on exit, rolled back if the block raises (except
+        errors marked `commits_transaction`)."""
         try:
             connection = await self.pool.acquire(timeout=self.acquire_timeout_s)
         except TimeoutError:
             raise DatabaseBusy("no database connection became free in time; retry shortly") from None
         try:
-            async with connection.transaction():
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
                 yield connection
+            except GerbangError as error:
+                # Some refusals must leave a trace (a reused refresh token ends its session): they commit.
+                await (transaction.commit() if error.commits_transaction else transaction.rollback())
+                raise
+            except BaseException:
+                await transaction.rollback()
+                raise
+            await transaction.commit()
         finally:
             await self.pool.release(connection)
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 class GerbangError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    commits_transaction: ClassVar[bool] = False
+    """True for refusals whose writes must stand (the request's transaction commits, then the error is sent)."""
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)

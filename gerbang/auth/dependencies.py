@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 
 from gerbang.auth import service, sessions
 from gerbang.auth.service import AuthenticatedPartner
-from gerbang.auth.sessions import AdminPrincipal
+from gerbang.auth.sessions import AdminPrincipal, PartnerUserPrincipal
 from gerbang.auth.signing import SignedRequest
-from gerbang.auth.tokens import Audience, read_access_token
+from gerbang.auth.tokens import AccessClaims, Audience, read_access_token
 from gerbang.db import DbConnection
 from gerbang.exceptions import Unauthorized
 from gerbang.kit.time import utcnow
@@ -58,14 +58,28 @@ SignedPartner = Annotated[AuthenticatedPartner, Depends(signed_partner)]
 PartnerRequest = Annotated[AuthenticatedPartner, Depends(partner_request)]
 
 
-async def current_admin(request: Request, connection: DbConnection) -> AdminPrincipal:
-    """The admin behind `Authorization: Bearer <access token>`, checked against the database each time."""
+def _bearer_claims(request: Request, audience: Audience) -> AccessClaims:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise MissingToken("Authorization: Bearer <access token> is required")
-    settings = request.app.state.settings
-    claims = read_access_token(settings.secret_keys, Audience.admin, token.strip())
-    return await sessions.current_admin(connection, claims.subject_id, claims.session_id, utcnow())
+    return read_access_token(request.app.state.settings.secret_keys, audience, token.strip())
+
+
+async def current_admin(request: Request, connection: DbConnection) -> AdminPrincipal:
+    """The admin behind `Authorization: Bearer <access token>`, checked against the database each time."""
+    claims = _bearer_claims(request, Audience.admin)
+    admin = await sessions.current_admin(connection, claims.subject_id, claims.session_id, utcnow())
+    request.state.actor = admin
+    return admin
+
+
+async def current_partner_user(request: Request, connection: DbConnection) -> PartnerUserPrincipal:
+    """The partner user behind a partner-audience bearer token; an admin token does not open these routes."""
+    claims = _bearer_claims(request, Audience.partner)
+    user = await sessions.current_partner_user(connection, claims.subject_id, claims.session_id, utcnow())
+    request.state.actor = user
+    return user
 
 
 CurrentAdmin = Annotated[AdminPrincipal, Depends(current_admin)]
+CurrentPartnerUser = Annotated[PartnerUserPrincipal, Depends(current_partner_user)]

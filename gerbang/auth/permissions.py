@@ -1,29 +1,55 @@
-"""What each admin role may do. docs/security.md states the same matrix for people; a test keeps the two
-and the routes in agreement."""
+"""What each role may do, for admins and for partner users. docs/security.md states the same two matrices
+for people; a test keeps them, the routes and the behaviour in agreement."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
 
-from gerbang.auth.dependencies import CurrentAdmin
-from gerbang.auth.sessions import AdminPrincipal, AdminRole
+from gerbang.auth.dependencies import CurrentAdmin, CurrentPartnerUser
+from gerbang.auth.sessions import AdminPrincipal, AdminRole, PartnerRole, PartnerUserPrincipal
 from gerbang.exceptions import Forbidden
 
 
 class Permission(enum.StrEnum):
+    """Admin permissions."""
+
     partners_read = "partners.read"
     partners_write = "partners.write"
+    partner_secrets = "partners.secrets"
+    admins_manage = "admins.manage"
+    security_manage = "security.manage"
+    audit_read = "audit.read"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
 
 
+class PartnerPermission(enum.StrEnum):
+    """Partner-user permissions, always within the user's own partner (and its children)."""
+
+    account_read = "account.read"
+    users_manage = "users.manage"
+    developer = "developer"
+    audit_read = "audit.read"
+
+
 _EVERYONE = frozenset(AdminRole)
+_ADMINS = frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN})
 ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.partners_read: _EVERYONE,
-    Permission.partners_write: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN}),
+    Permission.partners_write: _ADMINS,
+    Permission.partner_secrets: _ADMINS,
+    Permission.admins_manage: frozenset({AdminRole.SUPER_ADMIN}),
+    Permission.security_manage: frozenset({AdminRole.SUPER_ADMIN}),
+    Permission.audit_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+}
+PARTNER_ROLE_PERMISSIONS: dict[PartnerPermission, frozenset[PartnerRole]] = {
+    PartnerPermission.account_read: frozenset(PartnerRole),
+    PartnerPermission.users_manage: frozenset({PartnerRole.OWNER}),
+    PartnerPermission.developer: frozenset({PartnerRole.OWNER, PartnerRole.DEVELOPER}),
+    PartnerPermission.audit_read: frozenset({PartnerRole.OWNER}),
 }
 
 
@@ -31,17 +57,31 @@ class PermissionDenied(Forbidden):
     code = "permission_denied"
 
 
-def allowed(role: AdminRole, permission: Permission) -> bool:
-    return role in ROLE_PERMISSIONS[permission]
+class TwoFactorEnrolmentRequired(Forbidden):
+    code = "two_factor_enrolment_required"
 
 
 def require(permission: Permission) -> Callable[[AdminPrincipal], Awaitable[AdminPrincipal]]:
     """A dependency: the current admin, if their role has `permission`."""
 
     async def check(admin: CurrentAdmin) -> AdminPrincipal:
-        if not allowed(admin.role, permission):
+        if admin.missing_required_2fa:
+            raise TwoFactorEnrolmentRequired("two-factor authentication is required: enrol at /api/v1/auth/2fa/setup")
+        if admin.role not in ROLE_PERMISSIONS[permission]:
             raise PermissionDenied(f"the {admin.role.value} role may not do {permission.value}")
         return admin
+
+    check.permission = permission  # type: ignore[attr-defined]  # read by the route x role test
+    return check
+
+
+def require_partner(permission: PartnerPermission) -> Callable[[PartnerUserPrincipal], Awaitable[PartnerUserPrincipal]]:
+    """A dependency: the current partner user, if their role has `permission`."""
+
+    async def check(user: CurrentPartnerUser) -> PartnerUserPrincipal:
+        if user.role not in PARTNER_ROLE_PERMISSIONS[permission]:
+            raise PermissionDenied(f"the {user.role.value} role may not do {permission.value}")
+        return user
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route x role test
     return check

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gerbang.auth import repository
 from gerbang.auth.signing import TIMESTAMP_WINDOW, MissingSignatureHeaders, SignedRequest, check_timestamp, verify
-from gerbang.exceptions import Forbidden, Unauthorized
+from gerbang.exceptions import Forbidden, NotFound, Unauthorized
 from gerbang.kit.crypto import KeyRing, api_key_public_id, equal, new_api_key, new_signing_secret, sha256_hex
 from gerbang.kit.sql import Connection
 
@@ -31,6 +31,18 @@ class PartnerInactive(Forbidden):
 
 class ReplayedRequest(Unauthorized):
     code = "replayed_request"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+
+API_KEY_ROTATION_OVERLAP = timedelta(hours=24)
+MAX_LIVE_API_KEYS = 10
+
+
+class TooManyApiKeys(Forbidden):
+    code = "too_many_api_keys"
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,49 @@ async def issue_api_key(connection: Connection, key_ring: KeyRing, *, partner_id
         signing_secret_encrypted=key_ring.encrypt(signing_secret, context=signing_secret_context(key_id)),
     )
     return IssuedApiKey(id=key_id, api_key=issued.key, signing_secret=signing_secret)
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    public_id: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def list_api_keys(connection: Connection, partner_id: uuid.UUID) -> list[ApiKeyInfo]:
+    return [ApiKeyInfo(**dict(row)) for row in await repository.list_keys(connection, partner_id)]
+
+
+async def add_api_key(
+    connection: Connection, key_ring: KeyRing, *, partner_id: uuid.UUID, now: datetime
+) -> IssuedApiKey:
+    if await repository.live_key_count(connection, partner_id, now) >= MAX_LIVE_API_KEYS:
+        raise TooManyApiKeys(f"a partner has at most {MAX_LIVE_API_KEYS} live API keys; revoke one first")
+    return await issue_api_key(connection, key_ring, partner_id=partner_id)
+
+
+async def rotate_api_key(
+    connection: Connection,
+    key_ring: KeyRing,
+    *,
+    partner_id: uuid.UUID,
+    key_id: uuid.UUID,
+    overlap: timedelta,
+    now: datetime,
+) -> IssuedApiKey:
+    """A new key and signing secret (shown once); the old key keeps working for `overlap`, then expires."""
+    if not await repository.expire_key(connection, key_id, partner_id, now + overlap):
+        raise ApiKeyNotFound("no live API key with this id")
+    return await issue_api_key(connection, key_ring, partner_id=partner_id)
+
+
+async def revoke_api_key(connection: Connection, *, partner_id: uuid.UUID, key_id: uuid.UUID, now: datetime) -> None:
+    """At once: the next request with this key is refused."""
+    if not await repository.revoke_key(connection, key_id, partner_id, now):
+        raise ApiKeyNotFound("no unrevoked API key with this id")
 
 
 async def authenticate(

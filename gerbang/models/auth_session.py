@@ -20,6 +20,8 @@ class AuthSession(Model):
     """Whose session: `admin` (admin_users) or `partner` (partner users); tokens of one never open the other."""
     subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
     refresh_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    previous_refresh_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    """The token spent by the last rotation: presenting it again means it was stolen, and ends the session."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -52,13 +52,22 @@ async def test_login_me_refresh_logout(client: httpx.AsyncClient, admin_id: uuid
     tokens = login.json()
     assert set(tokens) == {"accessToken", "refreshToken", "tokenType", "expiresIn"}
     me = await client.get("/api/v1/auth/me", headers=_bearer(tokens["accessToken"]))
-    assert me.json() == {"id": str(admin_id), "email": EMAIL, "role": "FINANCE"}
+    assert me.json() == {"id": str(admin_id), "email": EMAIL, "role": "FINANCE", "twoFactorEnrolmentRequired": False}
 
     refreshed = await client.post("/api/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
     assert refreshed.status_code == 200
     spent = await client.post("/api/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
     assert (spent.status_code, spent.json()["error"]) == (401, "invalid_refresh_token")
+    # A spent token presented again means it leaked: the whole session ends, new tokens included.
+    assert "already used" in spent.json()["detail"]
+    reused = await client.get("/api/v1/auth/me", headers=_bearer(refreshed.json()["accessToken"]))
+    assert (reused.status_code, reused.json()["error"]) == (401, "session_ended")
+    stolen = await client.post("/api/v1/auth/refresh", json={"refreshToken": refreshed.json()["refreshToken"]})
+    assert (stolen.status_code, stolen.json()["error"]) == (401, "invalid_refresh_token")
 
+    refreshed = await client.post(
+        "/api/v1/auth/refresh", json={"refreshToken": (await _login(client)).json()["refreshToken"]}
+    )
     access = refreshed.json()["accessToken"]
     assert (await client.post("/api/v1/auth/logout", headers=_bearer(access))).status_code == 204
     after = await client.get("/api/v1/auth/me", headers=_bearer(access))
@@ -149,10 +158,10 @@ def test_admin_create_command_reads_the_password_from_stdin(tmp_path: Path, data
     duplicate = _admin_create(tmp_path, database_url, "root@gerbang.example", PASSWORD)
     assert (duplicate.returncode, duplicate.stderr.strip()) == (
         1,
-        "gerbang: admin_exists: an admin with this email exists",
+        "gerbang: user_exists: a user with this email exists",
     )
     weak = _admin_create(tmp_path, database_url, "weak@gerbang.example", "short")
     assert (weak.returncode, weak.stderr.strip()) == (
         1,
-        "gerbang: weak_password: a password has at least 12 characters",
+        "gerbang: weak_password: a password has 12 to 1024 characters",
     )

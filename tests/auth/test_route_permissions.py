@@ -1,128 +1,219 @@
-"""Every admin route x every role, against the written matrix in docs/security.md."""
+"""Every admin and partner-console route x every role, against the written matrices in docs/security.md."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from gerbang.admin import endpoints as admin_endpoints
-from gerbang.auth.permissions import ROLE_PERMISSIONS, Permission
-from gerbang.auth.sessions import AdminRole, create_admin
-from gerbang.auth.tokens import Audience, issue_access_token
+from gerbang.auth.permissions import PARTNER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, PartnerPermission, Permission
+from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_partner_user
 from gerbang.db import Database
-from gerbang.kit.time import utcnow
+from gerbang.kit.crypto import KeyRing
+from gerbang.partner.service import create_partner
 from tests.fixtures.app import TEST_SECRET_KEY
 from tests.helpers import REPO_ROOT
 
 PASSWORD = "correct horse battery staple"
 DOC = (REPO_ROOT / "docs" / "security.md").read_text()
-_ROW = re.compile(r"^\| *(GET|POST|PUT|PATCH|DELETE) *\| *(\S+) *\| *(\S+) *\|$", re.MULTILINE)
-_MATRIX_ROW = re.compile(r"^\| *([a-z_]+\.[a-z_]+) *\|((?: *(?:yes|no) *\|){5})$", re.MULTILINE)
-ROLES = list(AdminRole)
-DOCUMENTED = {(method, path): Permission(permission) for method, path, permission in _ROW.findall(DOC)}
-BODIES = {("POST", "/api/v1/admin/partners"): {"name": "Toko Matrix"}}
+_ROUTE_ROW = re.compile(r"^\| *(GET|POST|PUT|PATCH|DELETE) *\| *(/api/v1/\S+) *\| *(\S+) *\|$", re.MULTILINE)
+_MATRIX_ROW = re.compile(r"^\| *([a-z_.]+) *\|((?: *(?:yes|no) *\|)+)$", re.MULTILINE)
+ADMIN_ROUTES = {(m, p): Permission(x) for m, p, x in _ROUTE_ROW.findall(DOC) if p.startswith("/api/v1/admin/")}
+CLIENT_ROUTES = {(m, p): PartnerPermission(x) for m, p, x in _ROUTE_ROW.findall(DOC) if p.startswith("/api/v1/client/")}
+# Routes any authenticated user of the audience may use (no permission), and the public ones.
+OPEN_ROUTES = {
+    ("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/2fa/setup"), ("POST", "/api/v1/auth/2fa/enable"), ("GET", "/api/v1/client/me"),
+    ("POST", "/api/v1/client/logout"), ("POST", "/api/v1/client/password"), ("POST", "/api/v1/client/2fa/setup"),
+    ("POST", "/api/v1/client/2fa/enable"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/client/login"), ("POST", "/api/v1/client/refresh"),
+}  # fmt: skip
+NEW_USER = {"email": "new@toko.example", "password": PASSWORD, "role": "VIEWER"}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/admin/partners"): {"name": "Toko Matrix"},
+    ("PATCH", "/api/v1/admin/partners/{partner_id}"): {"name": "Toko Renamed"},
+    ("POST", "/api/v1/admin/partners/{partner_id}/api-keys/{key_id}/rotate"): {},
+    ("POST", "/api/v1/admin/partners/{partner_id}/webhook-secret/rotate"): {},
+    ("POST", "/api/v1/admin/partners/{partner_id}/users"): NEW_USER,
+    ("PATCH", "/api/v1/admin/partners/{partner_id}/users/{user_id}"): {"role": "VIEWER"},
+    ("POST", "/api/v1/admin/admins"): {"email": "new@gerbang.example", "password": PASSWORD, "role": "VIEWER"},
+    ("PATCH", "/api/v1/admin/admins/{admin_id}"): {"role": "VIEWER"},
+    ("PUT", "/api/v1/admin/security/2fa-policy"): {"requireAdmin2fa": False},
+    ("PUT", "/api/v1/client/webhook"): {"webhookUrl": "https://toko.example/hook"},
+    ("POST", "/api/v1/client/api-keys/{key_id}/rotate"): {},
+    ("POST", "/api/v1/client/webhook-secret/rotate"): {},
+    ("POST", "/api/v1/client/users"): NEW_USER,
+    ("PATCH", "/api/v1/client/users/{user_id}"): {"role": "VIEWER"},
+}  # fmt: skip
 
 
-def _admin_routes(app: FastAPI) -> dict[tuple[str, str], Permission | None]:
-    """Every admin route in the app (from its OpenAPI spec), with the permission its dependency declares."""
-    declared: dict[tuple[str, str], Permission | None] = {}
-    for route in admin_endpoints.router.routes:
-        assert isinstance(route, APIRoute)
-        permissions = [getattr(dep.call, "permission", None) for dep in route.dependant.dependencies]
-        found = [p for p in permissions if p is not None]
+def _matrix(section: str, roles: list[Any]) -> dict[str, frozenset[Any]]:
+    """The yes/no table under the heading `section` (both matrices have an `audit.read` row)."""
+    text = DOC.split(section, 1)[1].split("\n## ", 1)[0]
+    written = {}
+    for name, cells in _MATRIX_ROW.findall(text):
+        marks = [cell.strip() for cell in cells.strip("|").split("|")]
+        written[name] = frozenset(role for role, mark in zip(roles, marks, strict=True) if mark == "yes")
+    return written
+
+
+def _routes_with_permissions(app: FastAPI) -> dict[tuple[str, str], object | None]:
+    """Every API route of the app with the one permission its dependencies declare (None: none or several)."""
+
+    def permissions_of(dependant: Any) -> list[object]:
+        found = [p for p in [getattr(dependant.call, "permission", None)] if p is not None]
+        return found + [p for sub in dependant.dependencies for p in permissions_of(sub)]
+
+    def walk(routes: list[Any], prefix: str) -> Iterable[tuple[str, APIRoute]]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield prefix + route.path, route
+            elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.165 keeps them nested)
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    declared: dict[tuple[str, str], object | None] = {}
+    for path, route in walk(app.router.routes, ""):
+        found = set(permissions_of(route.dependant))
         for method in route.methods:
-            declared[(method, "/api/v1" + route.path)] = found[0] if len(found) == 1 else None
-    in_spec = {
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        if path.startswith("/api/v1/admin")
-        for method in operations
-    }
-    return {key: declared.get(key) for key in in_spec}
+            declared[(method, path)] = found.pop() if len(found) == 1 else None
+    return declared
 
 
-def test_the_written_matrix_is_the_enforced_one() -> None:
-    written = {
-        Permission(name): frozenset(
-            role for role, cell in zip(ROLES, cells.split("|"), strict=False) if cell.strip() == "yes"
-        )
-        for name, cells in _MATRIX_ROW.findall(DOC)
-    }
-    assert written == ROLE_PERMISSIONS
+def test_the_written_matrices_are_the_enforced_ones() -> None:
+    admin = _matrix("## Admin roles and permissions", list(AdminRole))
+    assert {Permission(k): v for k, v in admin.items()} == ROLE_PERMISSIONS
+    partner = _matrix("## Partner users: roles and permissions", list(PartnerRole))
+    assert {PartnerPermission(k): v for k, v in partner.items()} == PARTNER_ROLE_PERMISSIONS
 
 
-def test_every_admin_route_is_documented_with_the_permission_it_declares(app: FastAPI) -> None:
-    assert _admin_routes(app) == DOCUMENTED
+def test_every_route_is_documented_with_the_permission_it_declares(app: FastAPI) -> None:
+    spec = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops if p.startswith("/api/v1/")}
+    guarded = {key for key in spec if key[1].startswith(("/api/v1/admin/", "/api/v1/client/"))} - OPEN_ROUTES
+    assert guarded == set(ADMIN_ROUTES) | set(CLIENT_ROUTES), "document new routes in docs/security.md"
+    declared = _routes_with_permissions(app)
+    assert {key: declared[key] for key in ADMIN_ROUTES} == ADMIN_ROUTES
+    assert {key: declared[key] for key in CLIENT_ROUTES} == CLIENT_ROUTES
+    assert all(declared[key] is None for key in OPEN_ROUTES)
+
+
+class World:
+    def __init__(self) -> None:
+        self.admin_tokens: dict[AdminRole, str] = {}
+        self.partner_tokens: dict[PartnerRole, str] = {}
+        self.partner_id = uuid.UUID(int=0)
 
 
 @pytest.fixture
-async def tokens(app: FastAPI, client: httpx.AsyncClient, database: Database) -> dict[str, str]:
-    result = {}
-    for role in ROLES:
-        email = f"{role.value.lower()}@gerbang.example"
-        async with database.transaction() as connection:
-            await create_admin(connection, email=email, password=PASSWORD, role=role)
-        login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        result[role.value] = login.json()["accessToken"]
+async def world(client: httpx.AsyncClient, database: Database) -> World:
+    result = World()
+    async with database.transaction() as connection:
+        created = await create_partner(connection, KeyRing([TEST_SECRET_KEY]), name="Toko Matrix")
+        result.partner_id = created.partner_id
+        for role in AdminRole:
+            await create_admin(connection, email=f"{role.value.lower()}@gerbang.example", password=PASSWORD, role=role)
+        for partner_role in PartnerRole:
+            await create_partner_user(
+                connection, partner_id=created.partner_id, email=f"{partner_role.value.lower()}@toko.example",
+                password=PASSWORD, role=partner_role,
+            )  # fmt: skip
+    for role in AdminRole:
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": f"{role.value.lower()}@gerbang.example", "password": PASSWORD}
+        )
+        result.admin_tokens[role] = login.json()["accessToken"]
+    for partner_role in PartnerRole:
+        login = await client.post(
+            "/api/v1/client/login", json={"email": f"{partner_role.value.lower()}@toko.example", "password": PASSWORD}
+        )
+        result.partner_tokens[partner_role] = login.json()["accessToken"]
     return result
 
 
-def _url(path: str) -> str:
-    return path.replace("{partner_id}", str(uuid.uuid4()))
+def _url(path: str, world: World) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(world.partner_id if m[1] == "partner_id" else uuid.uuid4()), path)
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(DOCUMENTED))
-async def test_each_role_gets_exactly_what_the_matrix_says(
-    client: httpx.AsyncClient, tokens: dict[str, str], database: Database, method: str, path: str
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _outsiders_are_refused(
+    client: httpx.AsyncClient, method: str, url: str, body: object, other_audience_token: str
 ) -> None:
-    permission = DOCUMENTED[(method, path)]
-    body = BODIES.get((method, path))
-    for role in ROLES:
-        headers = {"Authorization": f"Bearer {tokens[role.value]}"}
-        response = await client.request(method, _url(path), json=body, headers=headers)
-        if role in ROLE_PERMISSIONS[permission]:
-            assert response.status_code not in (401, 403), (role, response.text)
-        else:
-            assert (response.status_code, response.json()["error"]) == (403, "permission_denied"), role
-
-    anonymous = await client.request(method, _url(path), json=body)
+    anonymous = await client.request(method, url, json=body)
     assert (anonymous.status_code, anonymous.json()["error"]) == (401, "missing_token")
-
-    admin_claims = httpx.Headers({"Authorization": f"Bearer {tokens['SUPER_ADMIN']}"})
-    partner_token = issue_access_token(TEST_SECRET_KEY, Audience.partner, uuid.uuid4(), uuid.uuid4(), utcnow())
-    wrong_audience = await client.request(
-        method, _url(path), json=body, headers={"Authorization": f"Bearer {partner_token}"}
-    )
+    wrong_audience = await client.request(method, url, json=body, headers=_bearer(other_audience_token))
     assert (wrong_audience.status_code, wrong_audience.json()["error"]) == (401, "invalid_token")
+    garbage = await client.request(method, url, json=body, headers=_bearer("not.a.token"))
+    assert (garbage.status_code, garbage.json()["error"]) == (401, "invalid_token")
 
+
+# One world per audience, every route in a loop: building a world (nine argon2 logins) costs a second.
+async def test_each_admin_role_gets_exactly_what_the_matrix_says(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    for (method, path), permission in sorted(ADMIN_ROUTES.items()):
+        url, body = _url(path, world), BODIES.get((method, path))
+        for role in AdminRole:
+            response = await client.request(method, url, json=body, headers=_bearer(world.admin_tokens[role]))
+            if role in ROLE_PERMISSIONS[permission]:
+                assert response.status_code not in (401, 403), (method, path, role, response.text)
+            else:
+                assert (response.status_code, response.json()["error"]) == (403, "permission_denied"), (path, role)
+        await _outsiders_are_refused(client, method, url, body, world.partner_tokens[PartnerRole.OWNER])
     async with database.transaction() as connection:
         await connection.execute("UPDATE admin_users SET status = 'inactive' WHERE role = 'SUPER_ADMIN'")
-    deactivated = await client.request(method, _url(path), json=body, headers=dict(admin_claims))
-    assert (deactivated.status_code, deactivated.json()["error"]) == (403, "account_inactive")
+    for method, path in sorted(ADMIN_ROUTES):
+        url, body = _url(path, world), BODIES.get((method, path))
+        refused = await client.request(
+            method, url, json=body, headers=_bearer(world.admin_tokens[AdminRole.SUPER_ADMIN])
+        )
+        assert (refused.status_code, refused.json()["error"]) == (403, "account_inactive"), path
 
 
-async def test_partner_admin_routes_work_end_to_end(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
-    admin = {"Authorization": f"Bearer {tokens['ADMIN']}"}
-    created = await client.post(
-        "/api/v1/admin/partners", json={"name": "Toko Satu", "webhookUrl": "https://t.example/h"}, headers=admin
-    )
-    assert created.status_code == 201, created.text
-    partner_id = created.json()["partnerId"]
-    listed = await client.get("/api/v1/admin/partners", headers=admin)
-    assert [p["id"] for p in listed.json()] == [partner_id]
-    assert "apiKey" not in listed.text
-    assert created.json()["apiKey"] not in listed.text
-    balances = await client.get(f"/api/v1/admin/partners/{partner_id}/balances", headers=admin)
-    assert balances.json() == {"partner_id": partner_id, "currency": "IDR", "available": 0, "pending": 0, "held": 0}
-    missing = await client.get(f"/api/v1/admin/partners/{uuid.uuid4()}/balances", headers=admin)
-    assert (missing.status_code, missing.json()["error"]) == (404, "partner_not_found")
-    report = await client.get(
-        "/api/v1/admin/ledger/reconcile", headers={"Authorization": f"Bearer {tokens['FINANCE']}"}
-    )
-    assert report.status_code == 200
-    assert report.json()["drifting_accounts"] == []
+async def test_each_partner_role_gets_exactly_what_the_matrix_says(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    for (method, path), permission in sorted(CLIENT_ROUTES.items()):
+        url, body = _url(path, world), BODIES.get((method, path))
+        for role in PartnerRole:
+            response = await client.request(method, url, json=body, headers=_bearer(world.partner_tokens[role]))
+            if role in PARTNER_ROLE_PERMISSIONS[permission]:
+                assert response.status_code not in (401, 403), (method, path, role, response.text)
+            else:
+                assert (response.status_code, response.json()["error"]) == (403, "permission_denied"), (path, role)
+        await _outsiders_are_refused(client, method, url, body, world.admin_tokens[AdminRole.SUPER_ADMIN])
+    owner = _bearer(world.partner_tokens[PartnerRole.OWNER])
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE partners SET status = 'inactive'")
+    for method, path in sorted(CLIENT_ROUTES):
+        refused = await client.request(method, _url(path, world), json=BODIES.get((method, path)), headers=owner)
+        assert (refused.status_code, refused.json()["error"]) == (403, "account_inactive"), path
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE partners SET status = 'active'")
+        await connection.execute("UPDATE partner_users SET status = 'inactive' WHERE email = 'owner@toko.example'")
+    for method, path in sorted(CLIENT_ROUTES):
+        refused = await client.request(method, _url(path, world), json=BODIES.get((method, path)), headers=owner)
+        assert (refused.status_code, refused.json()["error"]) == (403, "account_inactive"), path
+
+
+async def test_required_admin_2fa_leaves_only_enrolment_open(client: httpx.AsyncClient, world: World) -> None:
+    super_admin = _bearer(world.admin_tokens[AdminRole.SUPER_ADMIN])
+    policy = await client.put("/api/v1/admin/security/2fa-policy", json={"requireAdmin2fa": True}, headers=super_admin)
+    assert policy.status_code == 200, policy.text
+    listed = await client.get("/api/v1/admin/partners", headers=super_admin)
+    assert (listed.status_code, listed.json()["error"]) == (403, "two_factor_enrolment_required")
+    me = await client.get("/api/v1/auth/me", headers=super_admin)
+    assert me.json()["twoFactorEnrolmentRequired"] is True
+    setup = await client.post("/api/v1/auth/2fa/setup", json={}, headers=super_admin)
+    assert setup.status_code == 200
+    # Partner users are not admins: the admin policy does not touch them.
+    assert (
+        await client.get("/api/v1/client/partners", headers=_bearer(world.partner_tokens[PartnerRole.VIEWER]))
+    ).status_code == 200

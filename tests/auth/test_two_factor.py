@@ -109,7 +109,7 @@ async def test_totp_secrets_are_stored_encrypted(
     secret, codes, _ = await _enrolled(client)
     async with database.transaction() as connection:
         row = dict(await connection.fetchrow("SELECT * FROM admin_users WHERE id = $1", admin_id))
-        hashes = [r["code_hash"] for r in await connection.fetch("SELECT code_hash FROM admin_recovery_codes")]
+        hashes = [r["code_hash"] for r in await connection.fetch("SELECT code_hash FROM recovery_codes")]
     assert secret not in str(row)
     assert not any(code.replace("-", "") in str(hashes) for code in codes)
 
