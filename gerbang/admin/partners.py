@@ -66,7 +66,7 @@ async def create_partner(
     partner = await partner_service.get_partner(connection, created.partner_id)
     await audit.record(
         connection, "partner.created", "partner", partner.id, partner_id=partner.id,
-        changes=changes_between(None, partner.model_dump(exclude={"created_at", "updated_at"})),
+        changes=changes_between(None, partner.audit_fields()),
     )  # fmt: skip
     return PartnerCreated(
         partner_id=created.partner_id,
@@ -94,10 +94,9 @@ async def update_partner(
     before, after = await partner_service.update_partner(
         connection, partner_id, body, require_https=request.app.state.settings.webhooks_require_https, now=utcnow()
     )
-    skip = {"created_at", "updated_at"}
     await audit.record(
         connection, "partner.updated", "partner", partner_id, partner_id=partner_id,
-        changes=changes_between(before.model_dump(exclude=skip), after.model_dump(exclude=skip)),
+        changes=changes_between(before.audit_fields(), after.audit_fields()),
     )  # fmt: skip
     return after
 

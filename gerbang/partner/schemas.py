@@ -44,6 +44,11 @@ class Partner(BaseModel):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
 
+    def audit_fields(self) -> dict[str, object]:
+        """Flat field -> value, for before/after comparisons in the audit log."""
+        values = self.model_dump(by_alias=False, exclude={"created_at", "updated_at", "fees"})
+        return values | self.fees.model_dump(by_alias=False)
+
 
 class PartnerChanges(BaseModel):
     """The fields to change; absent fields stay as they are."""
