@@ -8,10 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gerbang import __version__, api
+from gerbang.access.allow_lists import AllowLists, AllowListSync
+from gerbang.access.middleware import AccessMiddleware, Limits
+from gerbang.access.request_log import RequestLogBuffer
 from gerbang.config import ConfigurationError, Settings
-from gerbang.db import Database
+from gerbang.db import Database, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.netaccess import AllowList
 from gerbang.middleware import RequestContextMiddleware
 from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
@@ -31,20 +35,41 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     if url is None:
         raise ConfigurationError("GERBANG_DATABASE_URL is not set (`gerbang serve` starts an embedded server)")
 
+    allow_lists = AllowLists()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = await Database.connect(url, settings)
+        app.state.database = database = await Database.connect(url, settings)
+        sync = AllowListSync(database, asyncpg_dsn(url), allow_lists, settings.allow_list_refresh)
+        request_log.database = database
+        await sync.start()
+        await request_log.start()
         try:
             yield
         finally:
-            await app.state.database.dispose()
+            await sync.stop()
+            await request_log.stop()
+            await database.dispose()
 
     app = FastAPI(title="gerbang", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     app.state.head_revision = head_revision()
     app.state.key_ring = KeyRing(settings.secret_keys)
+    app.state.allow_lists = allow_lists
+    app.state.request_log = request_log = RequestLogBuffer()
     add_exception_handlers(app)
+    # Added first, so it runs inside the request context (request id, access log, last-resort 500).
+    app.add_middleware(
+        AccessMiddleware,
+        lists=allow_lists,
+        trusted_proxies=AllowList.parse(settings.trusted_proxy_entries),
+        limits=Limits(
+            per_ip=settings.rate_limit_per_ip, per_api_key=settings.rate_limit_per_api_key,
+            login_per_ip=settings.rate_limit_login_per_ip,
+        ),
+        request_log=request_log,
+    )  # fmt: skip
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     app.include_router(ops_endpoints.router)
     app.include_router(api.router)

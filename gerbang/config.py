@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gerbang.kit.netaccess import AllowList, InvalidNetwork
+
 # Known-insecure values: allowed in development and tests only.
 DEVELOPMENT_SECRET_KEY = "gerbang-development-secret-key-not-for-production"  # noqa: S105
 _MIN_SECRET_KEY_LENGTH = 32
@@ -63,6 +65,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     access_log: bool = True
 
+    trusted_proxies: str = ""
+    """Comma-separated IPs or CIDR ranges of our reverse proxies: only from them is `X-Forwarded-For` read."""
+    rate_limit_per_ip: int = Field(default=1200, ge=0)
+    """Requests per minute from one client address to `/api/v1` (0: off)."""
+    rate_limit_per_api_key: int = Field(default=3000, ge=0)
+    """Requests per minute with one API key (0: off)."""
+    rate_limit_login_per_ip: int = Field(default=20, ge=0)
+    """Login attempts per minute from one client address (0: off)."""
+    allow_list_refresh: Duration = timedelta(seconds=30)
+    """How often allow-lists are re-read even without a change notification."""
+    request_log_retention: Duration = timedelta(days=30)
+    """How long partner API request log rows are kept."""
+
     shutdown_grace: Duration = timedelta(seconds=8)
     """How long in-flight requests and jobs get to finish after SIGTERM."""
     worker_heartbeat_interval: Duration = timedelta(seconds=10)
@@ -81,6 +96,18 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise ValueError("GERBANG_DATABASE_URL is not set; production does not run an embedded PostgreSQL")
         return self
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        try:
+            AllowList.parse(self.trusted_proxy_entries)
+        except InvalidNetwork as error:
+            raise ValueError(f"GERBANG_TRUSTED_PROXIES: {error}") from None
+        return self
+
+    @property
+    def trusted_proxy_entries(self) -> list[str]:
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     @property
     def pg_dir(self) -> Path:

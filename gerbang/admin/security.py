@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gerbang.access import service as access_service
+from gerbang.access.service import AllowEntry, RequestLogRow
 from gerbang.audit import service as audit_service
 from gerbang.audit.context import AuditTrail
 from gerbang.audit.schemas import AuditEvent
@@ -24,6 +26,8 @@ router = APIRouter()
 AdminsManage = Annotated[AdminPrincipal, Depends(require(Permission.admins_manage))]
 SecurityManage = Annotated[AdminPrincipal, Depends(require(Permission.security_manage))]
 AuditRead = Annotated[AdminPrincipal, Depends(require(Permission.audit_read))]
+LogsRead = Annotated[AdminPrincipal, Depends(require(Permission.logs_read))]
+PlatformScope = Annotated[str, Path(pattern="^(global|admin|s2s)$", description="`global`, `admin` or `s2s`")]
 
 
 class AdminCreate(BaseModel):
@@ -119,4 +123,57 @@ async def list_audit_events(
     return await audit_service.list_events(
         connection, partner_ids=[partner_id] if partner_id else None, actor_id=actor_id, action=action,
         target_type=target_type, target_id=target_id, since=since, until=until, before_id=before_id, limit=limit,
+    )  # fmt: skip
+
+
+class AllowListBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[AllowEntry] = Field(max_length=access_service.MAX_ENTRIES)
+    """IPs or CIDR ranges, IPv4 or IPv6; an empty list allows every address."""
+    force: bool = False
+    """Save even if it shuts out the address this request comes from."""
+
+
+@router.get(
+    "/security/allow-lists/{scope}", operation_id="admin-platform_allow_list_get", summary="A platform IP allow-list"
+)
+async def get_allow_list(scope: PlatformScope, _: SecurityManage, connection: DbConnection) -> list[AllowEntry]:
+    return await access_service.allow_list(connection, scope, None)
+
+
+@router.put(
+    "/security/allow-lists/{scope}",
+    operation_id="admin-platform_allow_list_set",
+    summary="Replace a platform IP allow-list (every process applies it at once)",
+    description="`global` guards all of `/api/v1` except provider callbacks; `admin` guards the admin API and "
+    "admin login; `s2s` guards server-to-server payouts.",
+    responses={409: {"description": "`would_lock_you_out`"}, 422: {"description": "`invalid_allow_list`"}},
+)
+async def set_allow_list(
+    scope: PlatformScope, body: AllowListBody, _: SecurityManage, request: Request, connection: DbConnection,
+    audit: AuditTrail,
+) -> list[AllowEntry]:  # fmt: skip
+    before, after = await access_service.replace_allow_list(
+        connection, scope, None, body.entries, caller_ip=getattr(request.state, "client_ip", None), force=body.force
+    )
+    await audit.record(
+        connection, "security.allow_list_replaced", "allow_list", scope,
+        changes={"entries": ([e.network for e in before], [e.network for e in after])},
+    )  # fmt: skip
+    return after
+
+
+@router.get("/request-logs", operation_id="admin-request_logs", summary="Partner API requests, newest first")
+async def list_request_logs(
+    _: LogsRead,
+    connection: DbConnection,
+    partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
+    status_min: Annotated[int | None, Query(alias="statusMin", ge=100, le=599)] = None,
+    before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[RequestLogRow]:
+    return await access_service.list_request_logs(
+        connection, partner_ids=[partner_id] if partner_id else None, status_min=status_min, before_id=before_id,
+        limit=limit,
     )  # fmt: skip

@@ -10,15 +10,8 @@ from typing import Any
 
 from gerbang.audit import repository
 from gerbang.audit.schemas import AuditEvent
+from gerbang.kit.redact import MASK, is_secret_field
 from gerbang.kit.sql import Connection
-
-MASK = "***"
-_SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "totp", "otp", "credential", "hash")
-
-
-def is_secret_field(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def changes_between(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, tuple[Any, Any]]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gerbang.access.allow_lists import S2S, AllowLists
+from gerbang.access.request_log import PartnerRequest as LoggedRequest
 from gerbang.auth import service, sessions
 from gerbang.auth.service import AuthenticatedPartner
 from gerbang.auth.sessions import AdminPrincipal, PartnerUserPrincipal
 from gerbang.auth.signing import SignedRequest
 from gerbang.auth.tokens import AccessClaims, Audience, read_access_token
 from gerbang.db import DbConnection
-from gerbang.exceptions import Unauthorized
+from gerbang.exceptions import Forbidden, Unauthorized
 from gerbang.kit.time import utcnow
 
 
@@ -26,22 +29,41 @@ def _path_as_sent(request: Request) -> str:
     return raw.split(b"?", 1)[0].decode("latin-1")
 
 
-async def _authenticate(request: Request, connection: DbConnection, *, unsigned_allowed: bool) -> AuthenticatedPartner:
+class IpNotAllowed(Forbidden):
+    code = "ip_not_allowed"
+
+
+async def _authenticate(
+    request: Request, connection: DbConnection, *, unsigned_allowed: bool, scopes: tuple[str, ...] = ()
+) -> AuthenticatedPartner:
+    body = await request.body()
     signed = SignedRequest(
         method=request.method,
         path=_path_as_sent(request),
         timestamp=request.headers.get("x-timestamp"),
-        body=await request.body(),
+        body=body,
         signature=request.headers.get("x-signature"),
     )
-    return await service.authenticate(
+
+    def identified(partner_id: uuid.UUID, api_key_id: uuid.UUID) -> None:
+        request.state.partner_request = LoggedRequest(partner_id, api_key_id, body)
+
+    partner = await service.authenticate(
         connection,
         request.app.state.key_ring,
         api_key=request.headers.get("x-api-key"),
         request=signed,
         now=utcnow(),
         unsigned_allowed=unsigned_allowed,
+        identified=identified,
     )
+    lists: AllowLists = request.app.state.allow_lists
+    client_ip: str | None = getattr(request.state, "client_ip", None)
+    for allow_list in (lists.partner(partner.partner_id), *(lists.scope(name) for name in scopes)):
+        if not allow_list.is_empty and (client_ip is None or not allow_list.allows(client_ip)):
+            raise IpNotAllowed(f"requests from {client_ip} are not allowed for this API key")
+    request.state.actor = partner
+    return partner
 
 
 async def signed_partner(request: Request, connection: DbConnection) -> AuthenticatedPartner:
@@ -54,7 +76,13 @@ async def partner_request(request: Request, connection: DbConnection) -> Authent
     return await _authenticate(request, connection, unsigned_allowed=True)
 
 
+async def server_to_server_partner(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+    """Signed, from an address on the partner's list and on the platform's S2S list (payouts)."""
+    return await _authenticate(request, connection, unsigned_allowed=False, scopes=(S2S,))
+
+
 SignedPartner = Annotated[AuthenticatedPartner, Depends(signed_partner)]
+ServerToServerPartner = Annotated[AuthenticatedPartner, Depends(server_to_server_partner)]
 PartnerRequest = Annotated[AuthenticatedPartner, Depends(partner_request)]
 
 

@@ -20,6 +20,7 @@ class Permission(enum.StrEnum):
     admins_manage = "admins.manage"
     security_manage = "security.manage"
     audit_read = "audit.read"
+    logs_read = "logs.read"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
 
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.admins_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.security_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.audit_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
+    Permission.logs_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
 }

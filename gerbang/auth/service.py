@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,11 +131,14 @@ async def authenticate(
     request: SignedRequest,
     now: datetime,
     unsigned_allowed: bool,
+    identified: Callable[[uuid.UUID, uuid.UUID], None] | None = None,
 ) -> AuthenticatedPartner:
     """The partner behind a request, if its key is live and its signature valid and new.
 
     `unsigned_allowed` is the route's word (never on withdrawals); the partner's own setting must allow
-    it too. An unsigned request still needs a fresh timestamp.
+    it too. An unsigned request still needs a fresh timestamp. `identified(partner_id, api_key_id)` is
+    called as soon as the key is known to be genuine, before the signature is checked, so a refused
+    request can still be shown in the partner's request log.
     """
     if not api_key:
         raise MissingApiKey("X-API-Key is required")
@@ -146,6 +150,8 @@ async def authenticate(
         raise ApiKeyRevoked("this API key was revoked or has expired")
     if row["partner_status"] != "active":
         raise PartnerInactive("this partner account is not active")
+    if identified is not None:
+        identified(row["partner_id"], row["id"])
 
     if request.signature is None and unsigned_allowed and row["allow_unsigned_requests"]:
         check_timestamp(request.timestamp, now)

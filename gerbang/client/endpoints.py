@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from gerbang.access import service as access_service
+from gerbang.access.service import RequestLogRow
 from gerbang.audit import service as audit_service
 from gerbang.audit.context import AuditTrail
 from gerbang.audit.schemas import AuditEvent
@@ -101,6 +103,20 @@ async def list_audit_events(
     visible = await partner_service.visible_partner_ids(connection, user.partner_id)
     return await audit_service.list_events(
         connection, partner_ids=visible, since=since, until=until, before_id=before_id, limit=limit
+    )
+
+
+@router.get("/request-logs", operation_id="partner_user-request_logs", summary="My API requests, newest first")
+async def list_request_logs(
+    user: Developer,
+    connection: DbConnection,
+    status_min: Annotated[int | None, Query(alias="statusMin", ge=100, le=599)] = None,
+    before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[RequestLogRow]:
+    visible = await partner_service.visible_partner_ids(connection, user.partner_id)
+    return await access_service.list_request_logs(
+        connection, partner_ids=visible, status_min=status_min, before_id=before_id, limit=limit
     )
 
 

@@ -12,6 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gerbang.access import service as access_service
+from gerbang.access.allow_lists import PARTNER
+from gerbang.access.service import AllowEntry
 from gerbang.audit.context import AuditTrail
 from gerbang.auth import service as auth_service
 from gerbang.auth.schemas import ApiKeyIssued, ApiKeyRotation, ApiKeyView, WebhookSecretIssued
@@ -146,6 +149,28 @@ def management_router(
             changes={"webhook_secret": ("***", "***")},
         )
         return WebhookSecretIssued(webhook_secret=secret, previous_valid_until=now + overlap)
+
+    @router.get(
+        "/allow-list", operation_id=f"{who}-allow_list_get", summary="The addresses this partner's API keys work from"
+    )
+    async def get_allow_list(*, partner_id: uuid.UUID = keys_partner, connection: DbConnection) -> list[AllowEntry]:
+        return await access_service.allow_list(connection, PARTNER, partner_id)
+
+    @router.put(
+        "/allow-list",
+        operation_id=f"{who}-allow_list_set",
+        summary="Replace the addresses this partner's API keys work from (empty: any address)",
+        responses={422: {"description": "`invalid_allow_list`"}},
+    )
+    async def set_allow_list(
+        *, body: list[AllowEntry], partner_id: uuid.UUID = keys_partner, connection: DbConnection, audit: AuditTrail
+    ) -> list[AllowEntry]:
+        before, after = await access_service.replace_allow_list(connection, PARTNER, partner_id, body, caller_ip=None)
+        await audit.record(
+            connection, "partner.allow_list_replaced", "partner", partner_id, partner_id=partner_id,
+            changes={"allow_list": ([e.network for e in before], [e.network for e in after])},
+        )  # fmt: skip
+        return after
 
     @router.get("/users", operation_id=f"{who}-users_list", summary="List the partner's users")
     async def list_users(*, partner_id: uuid.UUID = users_read_partner, connection: DbConnection) -> list[PartnerUser]:

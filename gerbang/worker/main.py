@@ -6,6 +6,7 @@ import asyncio
 import signal
 from datetime import timedelta
 
+from gerbang.access import service as access_service
 from gerbang.auth import service as auth_service
 from gerbang.config import Settings
 from gerbang.db import Database
@@ -21,9 +22,14 @@ def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
         async with database.transaction() as connection:
             await auth_service.forget_expired_signatures(connection, utcnow())
 
+    async def purge_request_logs() -> None:
+        async with database.transaction() as connection:
+            await access_service.purge_request_logs(connection, utcnow() - settings.request_log_retention)
+
     return [
         heartbeat_loop(database, settings.worker_heartbeat_interval),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
+        periodic("access.purge_request_logs", timedelta(hours=1), purge_request_logs),
     ]
 
 

@@ -46,6 +46,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/admins/{admin_id}"): {"role": "VIEWER"},
     ("PUT", "/api/v1/admin/security/2fa-policy"): {"requireAdmin2fa": False},
     ("PUT", "/api/v1/client/webhook"): {"webhookUrl": "https://toko.example/hook"},
+    ("PUT", "/api/v1/admin/security/allow-lists/{scope}"): {"entries": []},
+    ("PUT", "/api/v1/admin/partners/{partner_id}/allow-list"): [],
+    ("PUT", "/api/v1/client/allow-list"): [],
     ("POST", "/api/v1/client/api-keys/{key_id}/rotate"): {},
     ("POST", "/api/v1/client/webhook-secret/rotate"): {},
     ("POST", "/api/v1/client/users"): NEW_USER,
@@ -136,7 +139,8 @@ async def world(client: httpx.AsyncClient, database: Database) -> World:
 
 
 def _url(path: str, world: World) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(world.partner_id if m[1] == "partner_id" else uuid.uuid4()), path)
+    known = {"partner_id": str(world.partner_id), "scope": "s2s"}
+    return re.sub(r"\{(\w+)\}", lambda m: known.get(m[1], str(uuid.uuid4())), path)
 
 
 def _bearer(token: str) -> dict[str, str]:
