@@ -7,6 +7,7 @@ routes even if audience checking were ever skipped (the original shared one JWT 
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ def issue_access_token(
         "aud": audience.value,
         "sub": str(subject_id),
         "sid": str(session_id),
+        "jti": secrets.token_urlsafe(12),  # two tokens issued in the same second still differ
         "iat": int(now.timestamp()),
         "exp": int((now + ACCESS_TOKEN_TTL).timestamp()),
     }

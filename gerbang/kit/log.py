@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal, cast
+from typing import Any, Literal, TextIO, cast
 
 import orjson
 import structlog
@@ -48,8 +48,12 @@ def _logger_name_as_component(_: Any, __: str, event: MutableMapping[str, Any]) 
     return event
 
 
-def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto") -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure_logging(
+    level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto", stream: TextIO | None = None
+) -> None:
+    """Log to `stream` (default stderr; tests pass a tee to scan every line for secrets)."""
+    out = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -63,7 +67,7 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
                 structlog.processors.format_exc_info,
                 structlog.processors.JSONRenderer(serializer=_orjson_dumps),
             ],
-            logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+            logger_factory=structlog.BytesLoggerFactory(out.buffer),
             wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
             cache_logger_on_first_use=True,
         )
@@ -73,7 +77,7 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
     else:
         structlog.configure(
             processors=[*shared, structlog.dev.set_exc_info, structlog.dev.ConsoleRenderer()],
-            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            logger_factory=structlog.PrintLoggerFactory(out),
             wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
             cache_logger_on_first_use=True,
         )
@@ -87,7 +91,7 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
             foreign_renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

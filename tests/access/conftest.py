@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from gerbang.app import create_app
 from gerbang.config import Settings
+from tests.fixtures.secret_scan import SCAN, Recording
 
 AppFactory = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
 
@@ -22,7 +23,7 @@ def make_app(settings: Settings) -> AppFactory:
     async def make(client_ip: str = "127.0.0.1", **changes: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         application = create_app(settings.model_copy(update=changes))
         async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application, client=(client_ip, 40000))
+            transport = httpx.ASGITransport(app=Recording(application, SCAN), client=(client_ip, 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
                 yield application, http
 

@@ -141,7 +141,7 @@ async def test_another_partners_secret_does_not_sign_for_this_key(
 
 
 async def test_unsigned_requests_only_where_the_partner_and_the_route_allow(
-    client: httpx.AsyncClient, partner: CreatedPartner, database: Database
+    app: FastAPI, client: httpx.AsyncClient, partner: CreatedPartner, database: Database
 ) -> None:
     headers = {"X-API-Key": partner.api_key, "X-Timestamp": str(int(time.time() * 1000))}
     async with database.transaction() as connection:
@@ -151,14 +151,10 @@ async def test_unsigned_requests_only_where_the_partner_and_the_route_allow(
     assert (response.status_code, response.json()["error"]) == (401, "missing_signature_headers")
     async with database.transaction() as connection:
         authenticated = await auth_service.authenticate(
-            connection, _ring(client), api_key=partner.api_key, request=_unsigned(headers), now=utcnow(),
+            connection, app.state.key_ring, api_key=partner.api_key, request=_unsigned(headers), now=utcnow(),
             unsigned_allowed=True,
         )  # fmt: skip
     assert authenticated.signed is False
-
-
-def _ring(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
-    return client._transport.app.state.key_ring  # type: ignore[attr-defined]
 
 
 def _unsigned(headers: dict[str, str]):  # type: ignore[no-untyped-def]
