@@ -2,7 +2,7 @@
 from configured proxies), the global and admin allow-lists, rate limits, and the partner request log.
 
 Pure ASGI (no `BaseHTTPMiddleware`): it runs on every request. Paths outside `/api/v1` (health,
-metrics, docs, the hosted checkout) and provider callbacks pass untouched apart from the address.
+metrics, docs) pass untouched; provider callbacks get only the client address.
 """
 
 from __future__ import annotations
@@ -70,16 +70,17 @@ class AccessMiddleware:
         self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        path: str = scope.get("path", "")
+        # Health checks, metrics and docs skip everything: they must stay cheap and always answer.
+        if scope["type"] != "http" or not path.startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
         peer = scope["client"][0] if scope.get("client") else None
-        forwarded = _header(scope, b"x-forwarded-for") if self.trusted_proxies.entries else None
+        forwarded = _header(scope, b"x-forwarded-for") if not self.trusted_proxies.is_empty else None
         ip = client_address(peer, forwarded, self.trusted_proxies)
         state = scope.setdefault("state", {})
         state["client_ip"] = ip
-        path: str = scope["path"]
-        if not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIXES):
+        if path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
 
