@@ -20,6 +20,7 @@ from gerbang.middleware import RequestContextMiddleware
 from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
+from gerbang.sandbox import endpoints as sandbox_endpoints
 
 DESCRIPTION = """
 gerbang routes Indonesian payment orders (QRIS, virtual accounts, e-wallets) to upstream providers,
@@ -73,4 +74,6 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     app.include_router(ops_endpoints.router)
     app.include_router(api.router)
+    if settings.sandbox_enabled:
+        app.include_router(sandbox_endpoints.router)
     return app

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     request_log_retention: Duration = timedelta(days=30)
     """How long partner API request log rows are kept."""
 
+    sandbox: bool | None = None
+    """Mount the sandbox provider at `/sandbox`. Default: on outside production; refused in production."""
+
     shutdown_grace: Duration = timedelta(seconds=8)
     """How long in-flight requests and jobs get to finish after SIGTERM."""
     worker_heartbeat_interval: Duration = timedelta(seconds=10)
@@ -95,6 +98,8 @@ class Settings(BaseSettings):
             )
         if self.database_url is None:
             raise ValueError("GERBANG_DATABASE_URL is not set; production does not run an embedded PostgreSQL")
+        if self.sandbox:
+            raise ValueError("GERBANG_SANDBOX cannot be on in production: it fakes payments")
         return self
 
     @model_validator(mode="after")
@@ -112,6 +117,10 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.embedded_pg_dir or self.data_dir / "pg"
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return self.sandbox if self.sandbox is not None else self.env is not Environment.production
 
     @property
     def webhooks_require_https(self) -> bool:

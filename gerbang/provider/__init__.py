@@ -1,0 +1,1 @@
+"""Upstream payment providers: one protocol, one pure I/O adapter per provider."""

@@ -1,0 +1,162 @@
+"""The provider protocol: the small steps every upstream provider is reduced to.
+
+Adapters are pure I/O: a typed request in, a typed result out. They never read settings or touch the
+database; the caller hands them the account (credentials decrypted) and an HTTP session. Errors are
+sorted into the three kinds the caller acts on differently: the provider is unavailable (try the next
+account), the provider refused this request (do not retry elsewhere blindly), or it answered something
+we cannot trust (treat as unavailable, and alert).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+import aiohttp
+
+
+class PaymentMethod(enum.StrEnum):
+    qris = "qris"
+    va = "va"
+    ewallet = "ewallet"
+
+
+class PaymentStatus(enum.StrEnum):
+    """Our statuses, which every provider's vocabulary is mapped onto."""
+
+    pending = "PENDING"
+    paid = "PAID"
+    failed = "FAILED"
+    expired = "EXPIRED"
+
+
+class ProviderError(Exception):
+    """Something went wrong talking to a provider. The message never contains credentials."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Network error, timeout or 5xx: the next account may be tried."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request itself (4xx with a reason)."""
+
+
+class ProviderResponseInvalid(ProviderUnavailable):
+    """An answer we cannot trust (malformed, or an amount other than the one asked for)."""
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """What an adapter needs of one provider account: where to call and with which credentials."""
+
+    id: uuid.UUID
+    provider: str
+    base_url: str
+    credentials: Mapping[str, str]
+    merchant_name: str = "gerbang"
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    order_id: uuid.UUID
+    amount: int
+    method: PaymentMethod
+    channel: str | None
+    """Bank code for `va`, wallet code for `ewallet`."""
+    expires_at: datetime
+    callback_url: str
+    return_url: str | None = None
+    customer: Customer = field(default_factory=Customer)
+
+
+@dataclass(frozen=True)
+class Charge:
+    provider_reference: str
+    amount: int
+    qr_payload: str | None = None
+    va_number: str | None = None
+    redirect_url: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The provider's answer, kept for support (never containing our credentials)."""
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    status: PaymentStatus
+    amount: int | None
+    provider_reference: str | None
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundCallback:
+    headers: Mapping[str, str]
+    """Lower-case names."""
+    body: bytes
+    """The exact bytes received: signatures are computed over them."""
+
+
+@dataclass(frozen=True)
+class PaymentCallback:
+    """What a callback claims, before it is verified."""
+
+    event_id: str
+    """The provider's id for this notification: a retry of the same notification has the same id."""
+    order_id: uuid.UUID | None
+    provider_reference: str | None
+    status: PaymentStatus
+    amount: int | None
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The answer the provider expects, so it stops retrying."""
+
+    status_code: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+class PaymentProvider(Protocol):
+    name: ClassVar[str]
+    methods: ClassVar[frozenset[PaymentMethod]]
+
+    def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
+        """The credentials this provider needs, validated; raises ValueError naming what is wrong
+        (never echoing a value)."""
+        ...
+
+    async def create_payment(
+        self, session: aiohttp.ClientSession, account: ProviderAccount, request: ChargeRequest
+    ) -> Charge: ...
+
+    async def payment_status(
+        self,
+        session: aiohttp.ClientSession,
+        account: ProviderAccount,
+        order_id: uuid.UUID,
+        provider_reference: str | None,
+    ) -> StatusResult: ...
+
+    def parse_callback(self, callback: InboundCallback) -> PaymentCallback:
+        """What the callback claims; raises ValueError if it is not this provider's format."""
+        ...
+
+    def verify_callback(self, account: ProviderAccount, callback: InboundCallback) -> bool:
+        """True only if the provider signed exactly these bytes (constant-time comparison)."""
+        ...
+
+    def acknowledge(self, accepted: bool) -> Acknowledgement: ...

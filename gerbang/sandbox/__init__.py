@@ -1,0 +1,1 @@
+"""The sandbox provider: a simulated upstream PSP mounted at `/sandbox` outside production."""

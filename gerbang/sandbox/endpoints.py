@@ -1,0 +1,201 @@
+"""The sandbox PSP's HTTP side. It behaves like an upstream provider, with rules that make every path
+reachable on purpose (README, "Sandbox"):
+
+- `POST /sandbox/api/charges` (Bearer merchant key) creates a charge: a valid dynamic QRIS payload, a VA
+  number for the bank, or an e-wallet redirect URL. A merchant key starting `sbx_down` gets 503, to
+  rehearse a provider outage.
+- `GET /sandbox/api/charges/{merchant_ref}` answers the status.
+- `POST /sandbox/orders/{order_id}/pay`, `/fail`, `/expire` make the customer's move and send the
+  callback, signed `X-Sandbox-Signature: hex(HMAC-SHA256(merchant key, raw body))`, to the charge's
+  callback URL over HTTP. Repeating a move re-sends the same callback (same `event_id`), as providers
+  retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import aiohttp
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from gerbang.db import Database, DbConnection
+from gerbang.exceptions import Conflict, NotFound, Unauthorized
+from gerbang.kit.crypto import KeyRing, equal
+from gerbang.kit.qris import QrisMerchant, dynamic_payload
+from gerbang.kit.time import utcnow
+from gerbang.sandbox import repository
+from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox provider"])
+
+VA_BANKS = {"BCA": "014", "BNI": "009", "BRI": "002", "MANDIRI": "008", "PERMATA": "013", "CIMB": "022", "BSI": "451"}
+WALLETS = frozenset({"OVO", "DANA", "GOPAY", "SHOPEEPAY", "LINKAJA"})
+_CALLBACK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class SandboxUnauthorized(Unauthorized):
+    code = "sandbox_unauthorized"
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+
+
+class ChargeConflict(Conflict):
+    code = "charge_conflict"
+
+
+class ChargeCreate(BaseModel):
+    merchant_ref: uuid.UUID
+    amount: int = Field(gt=0, le=1_000_000_000, strict=True)
+    method: str = Field(pattern="^(qris|va|ewallet)$")
+    channel: str | None = Field(default=None, max_length=16)
+    expires_at: datetime
+    callback_url: str = Field(max_length=2000)
+    merchant_name: str = Field(default="gerbang", max_length=100)
+
+
+def _key(authorization: str | None) -> str:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or len(key.strip()) < 16:
+        raise SandboxUnauthorized("Authorization: Bearer <merchant key> is required")
+    return key.strip()
+
+
+def _context(merchant_ref: uuid.UUID) -> str:
+    return f"sandbox:{merchant_ref}"
+
+
+def _digits(seed: str, count: int) -> str:
+    return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:count]
+
+
+def _charge_view(row: Any, request: Request) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "charge_id": row["charge_id"], "merchant_ref": str(row["merchant_ref"]), "amount": row["amount"],
+        "method": row["method"], "channel": row["channel"], "status": row["status"],
+        "expires_at": row["expires_at"].isoformat(), "paid_at": row["paid_at"].isoformat() if row["paid_at"] else None,
+    }  # fmt: skip
+    if row["method"] == "qris":
+        merchant = QrisMerchant(
+            name=row["merchant_name"], city="Jakarta",
+            nmid="ID10" + _digits(row["charge_id"], 11), merchant_pan="93600" + _digits(row["charge_id"] + "p", 13),
+        )  # fmt: skip
+        view["qr_string"] = dynamic_payload(merchant, amount=row["amount"], reference=row["charge_id"])
+    elif row["method"] == "va":
+        view["va_number"] = "8" + VA_BANKS[row["channel"]] + _digits(str(row["merchant_ref"]), 12)
+    else:
+        view["redirect_url"] = str(request.base_url).rstrip("/") + f"/sandbox/wallet/{row['merchant_ref']}"
+    return view
+
+
+@router.post("/api/charges", status_code=201, summary="Create a charge (as a provider's API would)")
+async def create_charge(
+    body: ChargeCreate,
+    request: Request,
+    connection: DbConnection,
+    authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    key = _key(authorization)
+    if key.startswith("sbx_down"):
+        return JSONResponse({"error": "maintenance", "message": "the sandbox is down for this merchant"}, 503)
+    if body.method == "va" and body.channel not in VA_BANKS:
+        return JSONResponse({"error": "unsupported_bank", "message": f"banks: {sorted(VA_BANKS)}"}, 400)
+    if body.method == "ewallet" and body.channel not in WALLETS:
+        return JSONResponse({"error": "unsupported_wallet", "message": f"wallets: {sorted(WALLETS)}"}, 400)
+    ring: KeyRing = request.app.state.key_ring
+    created = await repository.insert_charge(
+        connection, merchant_ref=body.merchant_ref, charge_id="sbx_" + secrets.token_hex(12), amount=body.amount,
+        method=body.method, channel=body.channel, merchant_name=body.merchant_name, callback_url=body.callback_url,
+        merchant_key_encrypted=ring.encrypt(key, context=_context(body.merchant_ref)), expires_at=body.expires_at,
+    )  # fmt: skip
+    row = await repository.get_charge(connection, body.merchant_ref)
+    assert row is not None  # noqa: S101 (inserted or already there, in this transaction)
+    same = row["amount"] == body.amount and row["method"] == body.method
+    if not created and not (
+        same and equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(body.merchant_ref)), key)
+    ):
+        raise ChargeConflict("this merchant_ref already has another charge")
+    return JSONResponse(_charge_view(row, request), 201)
+
+
+async def _owned(connection: DbConnection, request: Request, merchant_ref: uuid.UUID, key: str) -> Any:
+    row = await repository.get_charge(connection, merchant_ref)
+    ring: KeyRing = request.app.state.key_ring
+    if row is None or not equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(merchant_ref)), key):
+        raise ChargeNotFound("no such charge for this merchant")
+    return row
+
+
+@router.get("/api/charges/{merchant_ref}", summary="A charge's status")
+async def charge_status(
+    merchant_ref: uuid.UUID,
+    request: Request,
+    connection: DbConnection,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    return _charge_view(await _owned(connection, request, merchant_ref, _key(authorization)), request)
+
+
+async def _move(order_id: uuid.UUID, status: str, request: Request) -> dict[str, Any]:
+    # The provider's own record commits before it notifies, as a real one would: no request-scoped
+    # transaction here, one of our own, then the callback.
+    database: Database = request.app.state.database
+    async with database.transaction() as connection:
+        row = await repository.get_charge(connection, order_id)
+        if row is None:
+            raise ChargeNotFound("the sandbox has no charge for this order")
+        if row["status"] == "PENDING":
+            await repository.move_charge(connection, order_id, status, utcnow() if status == "PAID" else None)
+            row = await repository.get_charge(connection, order_id)
+            assert row is not None  # noqa: S101
+        elif row["status"] != status:
+            raise ChargeConflict(f"the charge is already {row['status']}")
+    event = {
+        "event_id": f"{row['charge_id']}:{row['status']}", "charge_id": row["charge_id"],
+        "merchant_ref": str(row["merchant_ref"]), "status": row["status"], "amount": row["amount"],
+        "paid_at": row["paid_at"].isoformat() if row["paid_at"] else None,
+    }  # fmt: skip
+    body = orjson.dumps(event)
+    key = request.app.state.key_ring.decrypt(row["merchant_key_encrypted"], context=_context(order_id))
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=_CALLBACK_TIMEOUT) as session,
+            session.post(row["callback_url"], data=body, headers=headers) as response,
+        ):
+            delivered = {"status_code": response.status, "body": (await response.text())[:500]}
+    except (aiohttp.ClientError, TimeoutError) as error:
+        delivered = {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+    return {"order_id": str(order_id), "status": row["status"], "callback": delivered}
+
+
+@router.post("/orders/{order_id}/pay", summary="The customer pays")
+async def pay(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    return await _move(order_id, "PAID", request)
+
+
+@router.post("/orders/{order_id}/fail", summary="The payment fails")
+async def fail(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    return await _move(order_id, "FAILED", request)
+
+
+@router.post("/orders/{order_id}/expire", summary="The charge expires unpaid")
+async def expire(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    return await _move(order_id, "EXPIRED", request)
+
+
+@router.get("/wallet/{order_id}", response_class=HTMLResponse, summary="The e-wallet's approval page")
+async def wallet_page(order_id: uuid.UUID) -> str:
+    return (
+        "<!doctype html><meta charset=utf-8><title>Sandbox wallet</title>"
+        f"<h1>Sandbox e-wallet</h1><form method=post action=/sandbox/orders/{order_id}/pay>"
+        "<button>Approve payment</button></form>"
+    )
