@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from gerbang.admin import partners, security
+from gerbang.admin import partners, provider_accounts, security
 from gerbang.auth.permissions import Permission, require
 from gerbang.auth.sessions import AdminPrincipal
 from gerbang.db import DbConnection
@@ -27,3 +27,4 @@ async def reconcile_ledger(_: LedgerReconcile, connection: DbConnection) -> Reco
 
 router.include_router(partners.router)
 router.include_router(security.router)
+router.include_router(provider_accounts.router)

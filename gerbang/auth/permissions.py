@@ -17,6 +17,8 @@ class Permission(enum.StrEnum):
     partners_read = "partners.read"
     partners_write = "partners.write"
     partner_secrets = "partners.secrets"
+    providers_read = "providers.read"
+    providers_write = "providers.write"
     admins_manage = "admins.manage"
     security_manage = "security.manage"
     audit_read = "audit.read"
@@ -40,6 +42,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.partners_read: _EVERYONE,
     Permission.partners_write: _ADMINS,
     Permission.partner_secrets: _ADMINS,
+    Permission.providers_read: frozenset(
+        {AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE, AdminRole.SUPPORT}
+    ),
+    Permission.providers_write: _ADMINS,
     Permission.admins_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.security_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.audit_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),

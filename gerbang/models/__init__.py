@@ -7,6 +7,7 @@ from gerbang.models.base import Model
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from gerbang.models.partner import Partner
 from gerbang.models.platform_setting import PlatformSetting
+from gerbang.models.provider_account import ProviderAccount
 from gerbang.models.sandbox import SandboxCharge
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
@@ -25,6 +26,7 @@ __all__ = [
     "Partner",
     "PartnerUser",
     "PlatformSetting",
+    "ProviderAccount",
     "RecoveryCode",
     "SandboxCharge",
     "SeenSignature",

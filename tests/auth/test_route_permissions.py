@@ -46,6 +46,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/admins/{admin_id}"): {"role": "VIEWER"},
     ("PUT", "/api/v1/admin/security/2fa-policy"): {"requireAdmin2fa": False},
     ("PUT", "/api/v1/client/webhook"): {"webhookUrl": "https://toko.example/hook"},
+    ("POST", "/api/v1/admin/provider-accounts"): {
+        "provider": "sandbox", "name": "Sandbox", "baseUrl": "http://127.0.0.1:9/sandbox",
+        "credentials": {"merchant_key": "sbx_matrix_key_0123456789"}, "methods": ["qris"],
+    },
+    ("PATCH", "/api/v1/admin/provider-accounts/{account_id}"): {"priority": 5},
     ("PUT", "/api/v1/admin/security/allow-lists/{scope}"): {"entries": []},
     ("PUT", "/api/v1/admin/partners/{partner_id}/allow-list"): [],
     ("PUT", "/api/v1/client/allow-list"): [],

@@ -1,0 +1,1 @@
+"""Provider accounts and the choice of one for each order."""
