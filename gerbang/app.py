@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from fastapi import FastAPI
 
 from gerbang import __version__, api
@@ -14,12 +15,14 @@ from gerbang.access.request_log import RequestLogBuffer
 from gerbang.config import ConfigurationError, Settings
 from gerbang.db import Database, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
+from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.netaccess import AllowList
 from gerbang.middleware import RequestContextMiddleware
 from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
+from gerbang.order.service import PayIn
 from gerbang.sandbox import endpoints as sandbox_endpoints
 
 DESCRIPTION = """
@@ -45,11 +48,15 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         request_log.database = database
         await sync.start()
         await request_log.start()
+        # One connection pool for every provider call of this process.
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        app.state.pay_in = PayIn(database, app.state.key_ring, session, BusinessCalendar(), settings.public_base_url)
         try:
             yield
         finally:
             await sync.stop()
             await request_log.stop()
+            await session.close()
             await database.dispose()
 
     app = FastAPI(title="gerbang", version=__version__, description=DESCRIPTION, lifespan=lifespan)

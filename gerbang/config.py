@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     request_log_retention: Duration = timedelta(days=30)
     """How long partner API request log rows are kept."""
 
+    public_url: str | None = None
+    """The address partners and customers reach us at (checkout links, provider callbacks). Default
+    `http://<host>:<port>`."""
     sandbox: bool | None = None
     """Mount the sandbox provider at `/sandbox`. Default: on outside production; refused in production."""
 
@@ -117,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.embedded_pg_dir or self.data_dir / "pg"
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def sandbox_enabled(self) -> bool:

@@ -14,7 +14,7 @@ from gerbang.auth.service import AuthenticatedPartner
 from gerbang.auth.sessions import AdminPrincipal, PartnerUserPrincipal
 from gerbang.auth.signing import SignedRequest
 from gerbang.auth.tokens import AccessClaims, Audience, read_access_token
-from gerbang.db import DbConnection
+from gerbang.db import Database, DbConnection
 from gerbang.exceptions import Forbidden, Unauthorized
 from gerbang.kit.time import utcnow
 
@@ -34,8 +34,10 @@ class IpNotAllowed(Forbidden):
 
 
 async def _authenticate(
-    request: Request, connection: DbConnection, *, unsigned_allowed: bool, scopes: tuple[str, ...] = ()
+    request: Request, *, unsigned_allowed: bool, scopes: tuple[str, ...] = ()
 ) -> AuthenticatedPartner:
+    """In a transaction of its own, committed before the route runs: a seen signature stays seen even if
+    the request then fails, and a route that calls a provider holds no connection while it waits."""
     body = await request.body()
     signed = SignedRequest(
         method=request.method,
@@ -48,15 +50,17 @@ async def _authenticate(
     def identified(partner_id: uuid.UUID, api_key_id: uuid.UUID) -> None:
         request.state.partner_request = LoggedRequest(partner_id, api_key_id, body)
 
-    partner = await service.authenticate(
-        connection,
-        request.app.state.key_ring,
-        api_key=request.headers.get("x-api-key"),
-        request=signed,
-        now=utcnow(),
-        unsigned_allowed=unsigned_allowed,
-        identified=identified,
-    )
+    database: Database = request.app.state.database
+    async with database.transaction() as connection:
+        partner = await service.authenticate(
+            connection,
+            request.app.state.key_ring,
+            api_key=request.headers.get("x-api-key"),
+            request=signed,
+            now=utcnow(),
+            unsigned_allowed=unsigned_allowed,
+            identified=identified,
+        )
     lists: AllowLists = request.app.state.allow_lists
     client_ip: str | None = getattr(request.state, "client_ip", None)
     for allow_list in (lists.partner(partner.partner_id), *(lists.scope(name) for name in scopes)):
@@ -66,19 +70,19 @@ async def _authenticate(
     return partner
 
 
-async def signed_partner(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+async def signed_partner(request: Request) -> AuthenticatedPartner:
     """Always signed: withdrawals and anything else that moves money out."""
-    return await _authenticate(request, connection, unsigned_allowed=False)
+    return await _authenticate(request, unsigned_allowed=False)
 
 
-async def partner_request(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+async def partner_request(request: Request) -> AuthenticatedPartner:
     """Signed, or unsigned for partners whose legacy integration is allowed to skip the signature."""
-    return await _authenticate(request, connection, unsigned_allowed=True)
+    return await _authenticate(request, unsigned_allowed=True)
 
 
-async def server_to_server_partner(request: Request, connection: DbConnection) -> AuthenticatedPartner:
+async def server_to_server_partner(request: Request) -> AuthenticatedPartner:
     """Signed, from an address on the partner's list and on the platform's S2S list (payouts)."""
-    return await _authenticate(request, connection, unsigned_allowed=False, scopes=(S2S,))
+    return await _authenticate(request, unsigned_allowed=False, scopes=(S2S,))
 
 
 SignedPartner = Annotated[AuthenticatedPartner, Depends(signed_partner)]

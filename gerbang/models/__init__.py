@@ -5,9 +5,10 @@ from gerbang.models.api_key import ApiKey, SeenSignature
 from gerbang.models.auth_session import AuthSession
 from gerbang.models.base import Model
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from gerbang.models.order import IdempotencyKey, Order, ProviderAttempt
 from gerbang.models.partner import Partner
 from gerbang.models.platform_setting import PlatformSetting
-from gerbang.models.provider_account import ProviderAccount
+from gerbang.models.provider_account import ProviderAccount, ProviderAccountVolume
 from gerbang.models.sandbox import SandboxCharge
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
@@ -18,15 +19,19 @@ __all__ = [
     "ApiRequestLog",
     "AuditEvent",
     "AuthSession",
+    "IdempotencyKey",
     "IpAllowEntry",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
     "Model",
+    "Order",
     "Partner",
     "PartnerUser",
     "PlatformSetting",
     "ProviderAccount",
+    "ProviderAccountVolume",
+    "ProviderAttempt",
     "RecoveryCode",
     "SandboxCharge",
     "SeenSignature",

@@ -1,9 +1,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, Integer, String, Text, Uuid, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Uuid,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gerbang.models.base import Model
@@ -43,3 +57,14 @@ class ProviderAccount(Model):
     """Set when failures reach the threshold; after the cool-down one trial call is let through."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class ProviderAccountVolume(Model):
+    """Rupiah paid through an account per Jakarta day, kept only for accounts with a daily cap."""
+
+    __tablename__ = "provider_account_volumes"
+    __table_args__ = (PrimaryKeyConstraint("provider_account_id", "day"),)
+
+    provider_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("provider_accounts.id"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")

@@ -1,0 +1,1 @@
+"""Pay-in orders: creation through a provider, reads, and their life until PAID or expired."""

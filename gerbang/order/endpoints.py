@@ -1,0 +1,114 @@
+"""The partner API for pay-ins (paths compatible with the original system)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from gerbang.auth.dependencies import PartnerRequest
+from gerbang.db import DbConnection
+from gerbang.exceptions import GerbangError
+from gerbang.kit.time import utcnow
+from gerbang.order import idempotency, service
+from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
+from gerbang.order.service import PayIn, checkout_url
+
+router = APIRouter(tags=["payments"])
+
+_CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "`flow: redirect`: `Location` is the hosted checkout"},
+    409: {"description": "`duplicate_reference` (with the existing order id) or `idempotency_in_progress`"},
+    422: {"description": "`no_provider_available`, `method_not_allowed`, `channel_required`, `idempotency_mismatch`"},
+    502: {"description": "`provider_error`: every provider account failed; the order is FAILED"},
+}
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _result(pay_in: PayIn, order: OrderView) -> PaymentResult:
+    return PaymentResult(
+        order_id=order.id, reference=order.reference, status=order.status,
+        checkout_url=checkout_url(pay_in.public_url, order.id), qr_payload=order.qr_payload,
+        va_number=order.va_number, redirect_url=order.redirect_url, amount=order.amount, expires_at=order.expires_at,
+        player_id=order.player_id,
+    )  # fmt: skip
+
+
+async def _create(
+    request: Request, partner_id: uuid.UUID, body: PaymentCreate, key: str | None, *, with_method: bool
+) -> Response:
+    pay_in: PayIn = request.app.state.pay_in
+    if key is not None:
+        replay = await idempotency.claim(
+            pay_in.database, partner_id, key, await request.body(), request.url.path, utcnow()
+        )
+        if replay is not None:
+            return _response(body.flow, replay.status_code, replay.body)
+    try:
+        order = await service.create_order(pay_in, partner_id, body, with_method=with_method)
+    except GerbangError:
+        if key is not None:
+            await idempotency.release(pay_in.database, partner_id, key)
+        raise
+    content = orjson.loads(PaymentCreated(result=_result(pay_in, order)).model_dump_json(by_alias=True))
+    if key is not None:
+        await idempotency.complete(pay_in.database, partner_id, key, 201, content)
+    return _response(body.flow, 201, content)
+
+
+def _response(flow: str, status_code: int, content: Any) -> Response:
+    if flow == "redirect" and status_code == 201:
+        return RedirectResponse(content["result"]["checkoutUrl"], status_code=303)
+    return JSONResponse(content, status_code=status_code)
+
+
+@router.post(
+    "/payments",
+    operation_id="payments-create",
+    summary="Create a pay-in with a chosen method",
+    status_code=201,
+    response_model=PaymentCreated,
+    responses=_CREATE_ERRORS,
+)
+async def create_payment(
+    body: PaymentCreate, partner: PartnerRequest, request: Request, idempotency_key: IdempotencyKeyHeader = None
+) -> Response:
+    return await _create(request, partner.partner_id, body, idempotency_key, with_method=True)
+
+
+@router.post(
+    "/payments/create-order",
+    operation_id="payments-create_order",
+    summary="Create a pay-in; the customer picks the method on the hosted checkout",
+    status_code=201,
+    response_model=PaymentCreated,
+    responses=_CREATE_ERRORS,
+)
+async def create_order(
+    body: PaymentCreate, partner: PartnerRequest, request: Request, idempotency_key: IdempotencyKeyHeader = None
+) -> Response:
+    return await _create(request, partner.partner_id, body, idempotency_key, with_method=False)
+
+
+@router.get(
+    "/payments/order/{order_id}",
+    operation_id="payments-order",
+    summary="An order (yours or a child partner's)",
+    responses={404: {"description": "`order_not_found`"}},
+)
+async def get_order(order_id: uuid.UUID, partner: PartnerRequest, connection: DbConnection) -> OrderView:
+    return await service.get_visible_order(connection, order_id, partner.partner_id)
+
+
+@router.get(
+    "/payments/order/{order_id}/status",
+    operation_id="payments-order_status",
+    summary="An order's status",
+    responses={404: {"description": "`order_not_found`"}},
+)
+async def get_order_status(order_id: uuid.UUID, partner: PartnerRequest, connection: DbConnection) -> dict[str, Any]:
+    order = await service.get_visible_order(connection, order_id, partner.partner_id)
+    return {"success": True, "result": {"orderId": str(order.id), "status": order.status}}

@@ -1,0 +1,219 @@
+"""Creating orders: validate, route, charge, record. The provider call happens between two short
+transactions, never inside one: a slow provider must not hold a database connection (and a crash in
+between leaves a PENDING order without a charge, which expires like any other)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import aiohttp
+import asyncpg
+
+from gerbang.db import Database
+from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
+from gerbang.kit.calendar import BusinessCalendar
+from gerbang.kit.crypto import KeyRing
+from gerbang.kit.sql import Connection
+from gerbang.kit.time import to_jakarta, utcnow
+from gerbang.order import repository
+from gerbang.order.schemas import OrderView, PaymentCreate
+from gerbang.partner import service as partner_service
+from gerbang.provider.base import (
+    Charge,
+    ChargeRequest,
+    Customer,
+    PaymentMethod,
+    ProviderError,
+    ProviderRejected,
+    ProviderResponseInvalid,
+    ProviderUnavailable,
+)
+from gerbang.provider.registry import PROVIDERS, provider
+from gerbang.routing import router
+from gerbang.routing.accounts import adapter_account
+
+_CHANNELS = {PaymentMethod.va, PaymentMethod.ewallet}
+
+
+class DuplicateReference(Conflict):
+    code = "duplicate_reference"
+
+
+class MethodNotAllowed(UnprocessableEntity):
+    code = "method_not_allowed"
+
+
+class ChannelRequired(UnprocessableEntity):
+    code = "channel_required"
+
+
+class NoProviderAvailable(UnprocessableEntity):
+    code = "no_provider_available"
+
+
+class ProvidersFailed(GerbangError):
+    status_code = 502
+    code = "provider_error"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+@dataclass(frozen=True)
+class PayIn:
+    """What creating an order needs from the running app."""
+
+    database: Database
+    key_ring: KeyRing
+    session: aiohttp.ClientSession
+    calendar: BusinessCalendar
+    public_url: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    account: asyncpg.Record
+    outcome: str
+    error: str | None
+    duration_ms: int
+
+
+def checkout_url(public_url: str, order_id: uuid.UUID) -> str:
+    return f"{public_url}/pay/{order_id}"
+
+
+async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate, *, with_method: bool) -> OrderView:
+    now = utcnow()
+    order_id = uuid.uuid4()
+    method = body.method if with_method else None
+    if method in _CHANNELS and not body.channel:
+        raise ChannelRequired(f"method {method} needs a channel (bank or wallet code)")
+    async with pay_in.database.transaction() as connection:
+        partner = await partner_service.get_partner(connection, partner_id)
+        if method is not None and partner.payment_methods and method.value.upper() not in partner.payment_methods:
+            raise MethodNotAllowed(f"this account may use {', '.join(partner.payment_methods).lower()}")
+        allowed = partner.provider_preferences or sorted(PROVIDERS)
+        accounts = []
+        if method is not None:
+            accounts = await router.candidates(
+                connection, method=method.value, amount=body.amount, providers=allowed,
+                preferences=partner.provider_preferences, weekend=pay_in.calendar.is_weekend_rate_at(now),
+                day=to_jakarta(now).date(), now=now,
+            )  # fmt: skip
+            if not accounts:
+                raise NoProviderAvailable("no provider account can take this order now")
+        reference = body.reference or str(order_id)
+        inserted = await repository.insert_order(
+            connection, id=order_id, partner_id=partner_id, reference=reference, player_id=body.player_id,
+            amount=body.amount, method=method.value if method else None, channel=body.channel, flow=body.flow,
+            customer_name=body.customer_name, customer_email=body.customer_email, customer_phone=body.customer_phone,
+            return_url=body.return_url, expires_at=now + timedelta(minutes=body.expires_in_minutes),
+            metadata=body.metadata,
+        )  # fmt: skip
+        if not inserted:
+            existing = await repository.order_id_by_reference(connection, partner_id, reference)
+            raise DuplicateReference(f"reference {reference!r} is already order {existing}")
+    if method is not None:
+        await charge_order(pay_in, order_id, accounts, method, body.channel, now)
+    return await get_order(pay_in.database, order_id)
+
+
+async def charge_order(
+    pay_in: PayIn, order_id: uuid.UUID, accounts: list[asyncpg.Record], method: PaymentMethod, channel: str | None,
+    now: datetime,
+) -> Charge:  # fmt: skip
+    """Ask the candidates in turn until one creates the charge; record every attempt and its health."""
+    async with pay_in.database.transaction() as connection:
+        order = await repository.get_order(connection, order_id)
+    assert order is not None  # noqa: S101 (just created)
+    request = ChargeRequest(
+        order_id=order_id, amount=order["amount"], method=method, channel=channel, expires_at=order["expires_at"],
+        callback_url="", return_url=order["return_url"],
+        customer=Customer(order["customer_name"], order["customer_email"], order["customer_phone"]),
+    )  # fmt: skip
+    outcomes: list[_Outcome] = []
+    charge: Charge | None = None
+    for account in accounts:
+        if account["circuit_opened_at"] is not None:
+            async with pay_in.database.transaction() as connection:
+                if not await router.claim_trial(connection, account, utcnow()):
+                    continue  # another request is making the trial call
+        adapter = provider(account["provider"])
+        callback_url = f"{pay_in.public_url}/api/v1/callbacks/{account['provider']}"
+        started = time.perf_counter()
+        try:
+            charge = await adapter.create_payment(
+                pay_in.session, adapter_account(account, pay_in.key_ring), _with_callback(request, callback_url)
+            )
+        except ProviderError as error:
+            outcomes.append(_Outcome(account, _kind(error), str(error)[:500], _ms(started)))
+            if isinstance(error, ProviderRejected):
+                break  # the request itself was refused: another provider is not asked blindly
+            continue
+        outcomes.append(_Outcome(account, "ok", None, _ms(started)))
+        break
+    async with pay_in.database.transaction() as connection:
+        for item in outcomes:
+            await repository.insert_attempt(
+                connection, order_id=order_id, account_id=item.account["id"], outcome=item.outcome, error=item.error,
+                duration_ms=item.duration_ms,
+            )  # fmt: skip
+            if item.outcome == "ok":
+                await router.record_success(connection, item.account["id"])
+            elif item.outcome in ("unavailable", "invalid"):
+                await router.record_failure(connection, item.account["id"], utcnow())
+        if charge is not None:
+            winner = outcomes[-1].account
+            await repository.attach_charge(
+                connection, id=order_id, provider=winner["provider"], account_id=winner["id"],
+                provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
+                redirect_url=charge.redirect_url, method=method.value, channel=channel, now=utcnow(),
+            )  # fmt: skip
+        else:
+            await repository.fail_order(connection, order_id, utcnow())
+    if charge is None:
+        raise ProvidersFailed(f"no provider could create the charge ({len(outcomes)} tried); order {order_id} failed")
+    return charge
+
+
+def _with_callback(request: ChargeRequest, callback_url: str) -> ChargeRequest:
+    return replace(request, callback_url=callback_url)
+
+
+def _kind(error: ProviderError) -> str:
+    if isinstance(error, ProviderResponseInvalid):
+        return "invalid"
+    if isinstance(error, ProviderUnavailable):
+        return "unavailable"
+    return "rejected"
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def order_view(row: asyncpg.Record) -> OrderView:
+    values = dict(row)
+    values["metadata"] = values.pop("metadata", None)
+    return OrderView.model_validate(values)
+
+
+async def get_order(database: Database, order_id: uuid.UUID) -> OrderView:
+    async with database.transaction() as connection:
+        row = await repository.get_order(connection, order_id)
+    if row is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order_view(row)
+
+
+async def get_visible_order(connection: Connection, order_id: uuid.UUID, partner_id: uuid.UUID) -> OrderView:
+    """The order, if it belongs to `partner_id` or a partner below it; otherwise not found (never forbidden,
+    so another partner's order ids reveal nothing)."""
+    row = await repository.get_order(connection, order_id)
+    if row is None or row["partner_id"] not in await partner_service.visible_partner_ids(connection, partner_id):
+        raise OrderNotFound(f"no order {order_id}")
+    return order_view(row)

@@ -1,0 +1,131 @@
+"""Choosing provider accounts for an order, and keeping score of their health.
+
+Candidates are the enabled accounts that offer the method, are on today's schedule (weekday or
+weekend by the business calendar), take the amount, have room under their daily cap and are not
+shut by the circuit breaker. They are tried in this order: the partner's provider preferences, then
+priority (lower first), then a weighted draw within a priority, so traffic splits by weight.
+
+Circuit breaker: `FAILURE_THRESHOLD` consecutive failures (unavailable or untrustworthy answers) open
+an account; after `COOL_DOWN` one request wins the trial call by compare-and-set, and its outcome
+closes the account or opens it for another cool-down. Health lives in the database, so every
+process sees the same state.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import asyncpg
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from gerbang.kit.sql import Connection, Query
+from gerbang.models import ProviderAccount, ProviderAccountVolume
+from gerbang.routing.repository import COLUMNS
+
+FAILURE_THRESHOLD = 3
+COOL_DOWN = timedelta(seconds=30)
+
+_ACCOUNT, _VOLUME = ProviderAccount, ProviderAccountVolume
+_CANDIDATES = Query(
+    select(*COLUMNS, _VOLUME.amount.label("volume_today"))
+    .outerjoin(_VOLUME, (_VOLUME.provider_account_id == _ACCOUNT.id) & (_VOLUME.day == bindparam("day")))
+    .where(
+        _ACCOUNT.enabled.is_(True),
+        bindparam("method") == _ACCOUNT.methods.any_(),
+        _ACCOUNT.provider == bindparam("providers").any_(),
+        case((bindparam("weekend"), _ACCOUNT.weekend_enabled), else_=_ACCOUNT.weekday_enabled),
+        (_ACCOUNT.min_amount.is_(None)) | (_ACCOUNT.min_amount <= bindparam("amount")),
+        (_ACCOUNT.max_amount.is_(None)) | (_ACCOUNT.max_amount >= bindparam("amount")),
+        (_ACCOUNT.circuit_opened_at.is_(None)) | (_ACCOUNT.circuit_opened_at <= bindparam("reopen_before")),
+    )
+)
+_CLAIM_TRIAL = Query(
+    update(ProviderAccount)
+    .where(ProviderAccount.id == bindparam("id"), ProviderAccount.circuit_opened_at == bindparam("seen"))
+    .values(circuit_opened_at=bindparam("now"))
+    .returning(ProviderAccount.id)
+)
+_SUCCEEDED = Query(
+    update(ProviderAccount)
+    .where(
+        ProviderAccount.id == bindparam("id"),
+        (ProviderAccount.consecutive_failures > 0) | (ProviderAccount.circuit_opened_at.is_not(None)),
+    )
+    .values(consecutive_failures=0, circuit_opened_at=None)
+)
+_FAILED = Query(
+    update(ProviderAccount)
+    .where(ProviderAccount.id == bindparam("id"))
+    .values(
+        consecutive_failures=ProviderAccount.consecutive_failures + 1,
+        circuit_opened_at=case(
+            (ProviderAccount.consecutive_failures + 1 >= FAILURE_THRESHOLD, bindparam("now")),
+            else_=ProviderAccount.circuit_opened_at,
+        ),
+    )
+)
+_ADD_VOLUME = Query(
+    pg_insert(ProviderAccountVolume)
+    .values(provider_account_id=bindparam("id"), day=bindparam("day"), amount=bindparam("amount"))
+    .on_conflict_do_update(
+        index_elements=["provider_account_id", "day"],
+        set_={"amount": ProviderAccountVolume.amount + bindparam("amount")},
+    )
+)
+
+
+def _ordered(rows: Sequence[asyncpg.Record], preferences: Sequence[str], rng: random.Random) -> list[asyncpg.Record]:
+    rank = {name: index for index, name in enumerate(preferences)}
+
+    def key(row: asyncpg.Record) -> tuple[int, int, float]:
+        # A weighted draw without replacement: u^(1/w) sorted high to low picks in proportion to weight.
+        draw = rng.random() ** (1.0 / row["weight"])
+        return rank.get(row["provider"], len(rank)), row["priority"], -draw
+
+    return sorted(rows, key=key)
+
+
+async def candidates(
+    connection: Connection,
+    *,
+    method: str,
+    amount: int,
+    providers: Sequence[str],
+    preferences: Sequence[str],
+    weekend: bool,
+    day: date,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> list[asyncpg.Record]:
+    rows = await _CANDIDATES.fetch(
+        connection, method=method, amount=amount, providers=list(providers), weekend=weekend, day=day,
+        reopen_before=now - COOL_DOWN,
+    )  # fmt: skip
+    fitting = [r for r in rows if r["daily_cap"] is None or (r["volume_today"] or 0) + amount <= r["daily_cap"]]
+    return _ordered(fitting, preferences, rng or random.Random())  # noqa: S311 (load spreading, not security)
+
+
+async def claim_trial(connection: Connection, account: asyncpg.Record, now: datetime) -> bool:
+    """For an account whose circuit is open past its cool-down: True for the one caller that may try it."""
+    if account["circuit_opened_at"] is None:
+        return True
+    return (
+        await _CLAIM_TRIAL.fetchrow(connection, id=account["id"], seen=account["circuit_opened_at"], now=now)
+        is not None
+    )
+
+
+async def record_success(connection: Connection, account_id: uuid.UUID) -> None:
+    await _SUCCEEDED.execute(connection, id=account_id)
+
+
+async def record_failure(connection: Connection, account_id: uuid.UUID, now: datetime) -> None:
+    await _FAILED.execute(connection, id=account_id, now=now)
+
+
+async def add_volume(connection: Connection, account_id: uuid.UUID, day: date, amount: int) -> None:
+    await _ADD_VOLUME.execute(connection, id=account_id, day=day, amount=amount)
