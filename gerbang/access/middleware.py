@@ -23,7 +23,7 @@ from gerbang.kit.time import utcnow
 API_PREFIX = "/api/v1/"
 # Providers call these from their own networks on their own schedule: never limited, never allow-listed
 # here (each provider adapter verifies its callback's signature instead).
-EXEMPT_PREFIXES = ("/api/v1/callbacks/",)
+EXEMPT_PREFIXES = ("/api/v1/transaction/callback", "/api/v1/transactions/callback", "/api/v1/withdrawals/callback")
 ADMIN_PREFIXES = ("/api/v1/admin/", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/me",
                   "/api/v1/auth/logout", "/api/v1/auth/password", "/api/v1/auth/2fa/")  # fmt: skip
 LOGIN_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/client/login"})

@@ -4,6 +4,7 @@ from gerbang.models.access import ApiRequestLog, AuditEvent, IpAllowEntry
 from gerbang.models.api_key import ApiKey, SeenSignature
 from gerbang.models.auth_session import AuthSession
 from gerbang.models.base import Model
+from gerbang.models.events import OutboxEvent, ProviderCallback, WebhookEvent
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from gerbang.models.order import IdempotencyKey, Order, ProviderAttempt
 from gerbang.models.partner import Partner
@@ -26,14 +27,17 @@ __all__ = [
     "LedgerTransaction",
     "Model",
     "Order",
+    "OutboxEvent",
     "Partner",
     "PartnerUser",
     "PlatformSetting",
     "ProviderAccount",
     "ProviderAccountVolume",
     "ProviderAttempt",
+    "ProviderCallback",
     "RecoveryCode",
     "SandboxCharge",
     "SeenSignature",
+    "WebhookEvent",
     "WorkerHeartbeat",
 ]

@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from gerbang.auth.dependencies import PartnerRequest
 from gerbang.db import DbConnection
-from gerbang.exceptions import GerbangError
+from gerbang.exceptions import GerbangError, NotFound
 from gerbang.kit.time import utcnow
-from gerbang.order import idempotency, service
+from gerbang.order import callbacks, idempotency, service
 from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
 from gerbang.order.service import PayIn, checkout_url
+from gerbang.provider.base import InboundCallback
+from gerbang.provider.registry import UnknownProvider, provider
 
 router = APIRouter(tags=["payments"])
 
@@ -25,6 +27,12 @@ _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "`no_provider_available`, `method_not_allowed`, `channel_required`, `idempotency_mismatch`"},
     502: {"description": "`provider_error`: every provider account failed; the order is FAILED"},
 }
+
+
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+
+
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -112,3 +120,23 @@ async def get_order(order_id: uuid.UUID, partner: PartnerRequest, connection: Db
 async def get_order_status(order_id: uuid.UUID, partner: PartnerRequest, connection: DbConnection) -> dict[str, Any]:
     order = await service.get_visible_order(connection, order_id, partner.partner_id)
     return {"success": True, "result": {"orderId": str(order.id), "status": order.status}}
+
+
+@router.post(
+    "/transaction/callback/{provider_name}",
+    operation_id="callbacks-receive",
+    summary="Provider callbacks (verified by the provider's own scheme)",
+    tags=["provider callbacks"],
+    responses={
+        401: {"description": "the callback failed verification; nothing changed"},
+        404: {"description": "`provider_not_found`"},
+    },
+)
+async def receive_callback(provider_name: str, request: Request) -> Response:
+    try:
+        adapter = provider(provider_name)
+    except UnknownProvider:
+        raise ProviderNotFound(f"no provider {provider_name!r}") from None
+    inbound = InboundCallback({k.lower(): v for k, v in request.headers.items()}, await request.body())
+    ack = await callbacks.receive(request.app.state.pay_in, adapter, inbound)
+    return Response(ack.body, status_code=ack.status_code, media_type=ack.content_type)

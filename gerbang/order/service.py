@@ -16,6 +16,7 @@ from gerbang.db import Database
 from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.money import FeeRate
 from gerbang.kit.sql import Connection
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.order import repository
@@ -48,6 +49,10 @@ class MethodNotAllowed(UnprocessableEntity):
 
 class ChannelRequired(UnprocessableEntity):
     code = "channel_required"
+
+
+class AmountBelowFee(UnprocessableEntity):
+    code = "amount_below_fee"
 
 
 class NoProviderAvailable(UnprocessableEntity):
@@ -96,6 +101,13 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         partner = await partner_service.get_partner(connection, partner_id)
         if method is not None and partner.payment_methods and method.value.upper() not in partner.payment_methods:
             raise MethodNotAllowed(f"this account may use {', '.join(partner.payment_methods).lower()}")
+        fees = partner.fees
+        highest_fee = max(
+            FeeRate(fees.payin_weekday_percent, fees.payin_weekday_flat).fee_for(body.amount),
+            FeeRate(fees.payin_weekend_percent, fees.payin_weekend_flat).fee_for(body.amount),
+        )
+        if highest_fee >= body.amount:
+            raise AmountBelowFee(f"the amount must exceed the fee ({highest_fee})")
         allowed = partner.provider_preferences or sorted(PROVIDERS)
         accounts = []
         if method is not None:
@@ -143,7 +155,7 @@ async def charge_order(
                 if not await router.claim_trial(connection, account, utcnow()):
                     continue  # another request is making the trial call
         adapter = provider(account["provider"])
-        callback_url = f"{pay_in.public_url}/api/v1/callbacks/{account['provider']}"
+        callback_url = f"{pay_in.public_url}/api/v1/transaction/callback/{account['provider']}"
         started = time.perf_counter()
         try:
             charge = await adapter.create_payment(

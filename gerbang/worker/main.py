@@ -11,6 +11,7 @@ from gerbang.auth import service as auth_service
 from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.kit.time import utcnow
+from gerbang.order.expiry import BATCH, expire_due_orders
 from gerbang.worker.heartbeat import heartbeat_loop
 from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
@@ -26,8 +27,13 @@ def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
         async with database.transaction() as connection:
             await access_service.purge_request_logs(connection, utcnow() - settings.request_log_retention)
 
+    async def expire_orders() -> None:
+        while await expire_due_orders(database, utcnow()) == BATCH:
+            pass
+
     return [
         heartbeat_loop(database, settings.worker_heartbeat_interval),
+        periodic("orders.expire", timedelta(seconds=10), expire_orders),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
         periodic("access.purge_request_logs", timedelta(hours=1), purge_request_logs),
     ]

@@ -44,8 +44,8 @@ async def test_api_keys_and_addresses_have_their_own_limits(
             (await limited.post(CHECK, content=b, headers=signed(*key, "POST", CHECK, b))).status_code for b in bodies
         ]
         assert statuses == [200] * 5 + [429]
-        # Provider callbacks are never limited (no route yet: a 404, not a 429).
-        assert (await limited.post("/api/v1/callbacks/sandbox", json={})).status_code == 404
+        # Provider callbacks are never limited: an unparseable one is refused by its adapter, not the limiter.
+        assert (await limited.post("/api/v1/transaction/callback/sandbox", json={})).status_code == 401
         # The address has 8: two more requests, then 429, whatever the key.
         assert [(await limited.get("/api/v1/client/me")).status_code for _ in range(3)] == [401, 401, 429]
         assert (await limited.get("/healthz")).status_code == 200
