@@ -11,6 +11,7 @@ or an unknown order is stored and flagged and moves nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,30 +126,43 @@ async def _apply(
     connection: Connection, pay_in: PayIn, adapter: PaymentProvider, account: asyncpg.Record,
     order: asyncpg.Record, claimed: PaymentCallback,
 ) -> str:  # fmt: skip
-    status = order["status"]
-    match claimed.status:
+    async def provider_confirms() -> bool:
+        return await _provider_confirms_paid(pay_in, adapter, account, order)
+
+    return await apply_status(
+        connection, pay_in, account, order, claimed.status, claimed.amount, claimed.paid_at, confirm=provider_confirms
+    )
+
+
+async def apply_status(
+    connection: Connection, pay_in: PayIn, account: asyncpg.Record, order: asyncpg.Record, status: PaymentStatus,
+    amount: int | None, paid_at: datetime | None, *, confirm: Callable[[], Awaitable[bool]],
+) -> str:  # fmt: skip
+    """Moves `order` (read FOR UPDATE) to what the provider says of it; returns the outcome to record.
+
+    `confirm` asks the provider itself before an EXPIRED order is paid after all: a callback's word is not
+    enough for that, the provider's status answer is.
+    """
+    current = order["status"]
+    match status:
         case PaymentStatus.paid:
-            if claimed.amount != order["amount"]:
+            if amount != order["amount"]:
                 return "amount_mismatch"
-            if status == "PENDING":
-                await mark_paid(
-                    connection, pay_in, order, account, _paid_at(order, claimed.paid_at), expected="PENDING"
-                )
+            if current == "PENDING":
+                await mark_paid(connection, pay_in, order, account, _paid_at(order, paid_at), expected="PENDING")
                 return "applied"
-            if status in ("PAID", "SETTLED"):
+            if current in ("PAID", "SETTLED"):
                 return "duplicate"
-            if status == "EXPIRED" and await _provider_confirms_paid(pay_in, adapter, account, order):
+            if current == "EXPIRED" and await confirm():
                 # The money really arrived after we gave up on it: honour it, and flag it for people.
-                await mark_paid(
-                    connection, pay_in, order, account, _paid_at(order, claimed.paid_at), expected="EXPIRED"
-                )
+                await mark_paid(connection, pay_in, order, account, _paid_at(order, paid_at), expected="EXPIRED")
                 return "late_payment"
             return "contradicting"
         case PaymentStatus.failed | PaymentStatus.expired:
-            if status == "PENDING":
-                await close(connection, order, claimed.status.value)
+            if current == "PENDING":
+                await close(connection, order, status.value)
                 return "applied"
-            return "duplicate" if status == claimed.status.value else "contradicting"
+            return "duplicate" if current == status.value else "contradicting"
         case PaymentStatus.pending:
             return "ignored"
 

@@ -13,7 +13,7 @@ from gerbang.auth.dependencies import PartnerRequest
 from gerbang.db import DbConnection
 from gerbang.exceptions import GerbangError, NotFound
 from gerbang.kit.time import utcnow
-from gerbang.order import callbacks, idempotency, service
+from gerbang.order import callbacks, idempotency, service, status_check
 from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
 from gerbang.order.service import PayIn, checkout_url
 from gerbang.provider.base import InboundCallback
@@ -115,10 +115,16 @@ async def get_order(order_id: uuid.UUID, partner: PartnerRequest, connection: Db
     "/payments/order/{order_id}/status",
     operation_id="payments-order_status",
     summary="An order's status",
+    description="For a PENDING order not checked in the last 30 seconds, the provider is asked first, so a "
+    "lost callback cannot leave a paid order pending.",
     responses={404: {"description": "`order_not_found`"}},
 )
-async def get_order_status(order_id: uuid.UUID, partner: PartnerRequest, connection: DbConnection) -> dict[str, Any]:
-    order = await service.get_visible_order(connection, order_id, partner.partner_id)
+async def get_order_status(order_id: uuid.UUID, partner: PartnerRequest, request: Request) -> dict[str, Any]:
+    pay_in: PayIn = request.app.state.pay_in
+    async with pay_in.database.transaction() as connection:  # not held while the provider answers
+        order = await service.get_visible_order(connection, order_id, partner.partner_id)
+    if order.status == "PENDING" and await status_check.refresh_from_provider(pay_in, order_id):
+        order = await service.get_order(pay_in.database, order_id)
     return {"success": True, "result": {"orderId": str(order.id), "status": order.status}}
 
 
