@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     `http://<host>:<port>`."""
     sandbox: bool | None = None
     """Mount the sandbox provider at `/sandbox`. Default: on outside production; refused in production."""
+    demo_data: bool = True
+    """`gerbang run` in development seeds a demo admin, partner and sandbox provider account on first start."""
 
     shutdown_grace: Duration = timedelta(seconds=8)
     """How long in-flight requests and jobs get to finish after SIGTERM."""

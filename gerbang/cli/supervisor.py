@@ -8,6 +8,7 @@ so a supervisor above us (systemd, a terminal) sees the failure instead of a hal
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,8 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from types import FrameType
+from typing import Any
 
-from gerbang.config import Settings
+from gerbang.config import Environment, Settings
 from gerbang.kit.log import get_logger
 from gerbang.migration import upgrade_to_head
 
@@ -35,6 +37,8 @@ class Supervisor:
 
     def run(self) -> int:
         upgrade_to_head(self.database_url)
+        if self.settings.demo_data and self.settings.env is Environment.development and self.settings.sandbox_enabled:
+            self._seed_demo()
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         # Children inherit the resolved database, so they neither start a server nor migrate.
@@ -45,6 +49,28 @@ class Supervisor:
         exit_code = self._wait()
         self._stop_children()
         return exit_code
+
+    def _seed_demo(self) -> None:
+        import uvloop
+
+        from gerbang.cli import demo
+        from gerbang.db import Database
+
+        async def seed() -> dict[str, Any] | None:
+            database = await Database.connect(self.database_url, self.settings)
+            try:
+                return await demo.seed(database, self.settings)
+            finally:
+                await database.dispose()
+
+        credentials = uvloop.run(seed())
+        if credentials is None:
+            print(f"demo data: logins and keys are in {demo.credentials_file(self.settings)}", flush=True)
+            return
+        path = demo.write_credentials(self.settings, credentials)
+        # Shown this once, as `gerbang partner create` shows its secrets; kept only in the 0600 file after.
+        print("demo data seeded (shown once; also written to " + str(path) + "):", flush=True)
+        print(json.dumps(credentials, indent=2), flush=True)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.children[name] = subprocess.Popen([sys.executable, "-m", "gerbang", *args], env=env)

@@ -1,0 +1,92 @@
+"""The demo data `gerbang run` seeds on its first start in development, so the whole pay-in flow can be
+tried at once: an admin, a partner with an API key and an OWNER user, and a sandbox provider account.
+
+The generated passwords and secrets are written once to `<data_dir>/demo-credentials.json` (mode 0600)
+and printed once, when they are created; later starts only say where the file is. Seeding is guarded by
+a platform setting in the same transaction, so a second start (or a second `gerbang run` racing the
+first) seeds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gerbang.auth import user_repository
+from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_partner_user
+from gerbang.config import Settings
+from gerbang.db import Database
+from gerbang.kit.crypto import KeyRing
+from gerbang.kit.time import utcnow
+from gerbang.partner import service as partner_service
+from gerbang.partner.schemas import Fees, PartnerChanges
+from gerbang.provider.base import PaymentMethod
+from gerbang.routing.accounts import create_account
+from gerbang.routing.schemas import AccountCreate
+
+SEEDED_SETTING = "demo.seeded"
+ADMIN_EMAIL = "admin@gerbang.local"
+OWNER_EMAIL = "owner@toko-demo.local"
+DEMO_FEES = Fees(
+    payin_weekday_percent=Decimal("1.5"), payin_weekday_flat=0, payin_weekend_percent=Decimal("2"),
+    payin_weekend_flat=0, withdrawal_percent=Decimal(0), withdrawal_flat=2500,
+)  # fmt: skip
+
+
+def credentials_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo-credentials.json"
+
+
+async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:
+    """Seeds the demo data unless it is there; returns the new credentials, or None if already seeded."""
+    key_ring = KeyRing(settings.secret_keys)
+    now = utcnow()
+    async with database.transaction() as connection:
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SEEDED_SETTING)
+        if await user_repository.get_setting(connection, SEEDED_SETTING):
+            return None
+        admin_password = secrets.token_urlsafe(12)
+        owner_password = secrets.token_urlsafe(12)
+        await create_admin(connection, email=ADMIN_EMAIL, password=admin_password, role=AdminRole.SUPER_ADMIN)
+        partner = await partner_service.create_partner(connection, key_ring, name="Toko Demo", require_https=False)
+        await partner_service.update_partner(
+            connection, partner.partner_id, PartnerChanges(fees=DEMO_FEES), require_https=False, now=now
+        )
+        await create_partner_user(
+            connection, partner_id=partner.partner_id, email=OWNER_EMAIL, password=owner_password,
+            role=PartnerRole.OWNER,
+        )  # fmt: skip
+        account = await create_account(
+            connection, key_ring,
+            AccountCreate(
+                provider="sandbox", name="Sandbox (demo)", base_url=f"{settings.public_base_url}/sandbox",
+                credentials={"merchant_key": "sbx_demo_" + secrets.token_urlsafe(18)}, methods=list(PaymentMethod),
+            ),
+            now,
+        )  # fmt: skip
+        await user_repository.put_setting(
+            connection, SEEDED_SETTING, {"partner_id": str(partner.partner_id), "account_id": str(account.id)}, now
+        )
+    return {
+        "admin": {"email": ADMIN_EMAIL, "password": admin_password, "console": f"{settings.public_base_url}/docs"},
+        "partner": {
+            "partner_id": str(partner.partner_id), "api_key": partner.api_key,
+            "signing_secret": partner.signing_secret, "webhook_secret": partner.webhook_secret,
+            "owner_email": OWNER_EMAIL, "owner_password": owner_password,
+        },
+        "sandbox_provider_account_id": str(account.id),
+    }  # fmt: skip
+
+
+def write_credentials(settings: Settings, credentials: dict[str, Any]) -> Path:
+    path = credentials_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(credentials, file, indent=2)
+        file.write("\n")
+    return path
