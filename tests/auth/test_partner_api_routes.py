@@ -1,0 +1,53 @@
+"""Every `/api/v1` route outside the two consoles is either authenticated as a partner (API key, and a
+signature where money moves) or on the short written list of public routes. A new route fails here until
+it declares its authentication or is added, deliberately, to PUBLIC_ROUTES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from gerbang.auth.dependencies import partner_request, server_to_server_partner, signed_partner
+
+PARTNER_AUTHENTICATION = {partner_request, signed_partner, server_to_server_partner}
+# Providers call the callback routes (each adapter verifies its own signature); customers open the QR.
+PUBLIC_ROUTES = {
+    ("POST", "/api/v1/transaction/callback/{provider_name}"),
+    ("GET", "/api/v1/qris/{order_id}"),
+}
+CONSOLE_PREFIXES = ("/api/v1/admin/", "/api/v1/client/", "/api/v1/auth/")
+
+
+def _calls(dependant: Any) -> set[Any]:
+    found = {dependant.call}
+    for sub in dependant.dependencies:
+        found |= _calls(sub)
+    return found
+
+
+def _partner_api_routes(app: FastAPI) -> dict[tuple[str, str], set[Any]]:
+    routes = {}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/"):
+            if route.path.startswith(CONSOLE_PREFIXES):
+                continue  # the role matrices of test_route_permissions.py cover these
+            for method in route.methods:
+                routes[(method, route.path)] = _calls(route.dependant)
+    return routes
+
+
+def test_partner_api_routes_authenticate_or_are_listed_public(app: FastAPI) -> None:
+    routes = _partner_api_routes(app)
+    unauthenticated = {key for key, calls in routes.items() if not calls & PARTNER_AUTHENTICATION}
+    assert unauthenticated == PUBLIC_ROUTES & set(routes), "authenticate the new route, or list it as public"
+    assert {key for key in PUBLIC_ROUTES if key in routes and routes[key] & PARTNER_AUTHENTICATION} == set()
+
+
+async def test_partner_api_routes_refuse_requests_without_a_key(app: FastAPI, client: httpx.AsyncClient) -> None:
+    for method, path in sorted(set(_partner_api_routes(app)) - PUBLIC_ROUTES):
+        concrete = path.replace("{order_id}", "00000000-0000-4000-8000-000000000000")
+        response = await client.request(method, concrete, content=b"{}")
+        assert (response.status_code, response.json()["error"]) == (401, "missing_api_key"), (method, path)
