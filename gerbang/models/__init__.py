@@ -10,7 +10,7 @@ from gerbang.models.order import IdempotencyKey, Order, ProviderAttempt
 from gerbang.models.partner import Partner
 from gerbang.models.platform_setting import PlatformSetting
 from gerbang.models.provider_account import ProviderAccount, ProviderAccountVolume
-from gerbang.models.sandbox import SandboxCharge
+from gerbang.models.sandbox import SandboxCharge, SandboxDisbursement
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
 
@@ -37,6 +37,7 @@ __all__ = [
     "ProviderCallback",
     "RecoveryCode",
     "SandboxCharge",
+    "SandboxDisbursement",
     "SeenSignature",
     "WebhookEvent",
     "WorkerHeartbeat",

@@ -160,3 +160,117 @@ class PaymentProvider(Protocol):
         ...
 
     def acknowledge(self, accepted: bool) -> Acknowledgement: ...
+
+
+# Payouts: the steps of a provider that also pays out to bank accounts (a separate protocol, so providers
+# without payouts implement only `PaymentProvider`).
+
+
+class DisbursementStatus(enum.StrEnum):
+    """Our statuses for a payout, which every provider's vocabulary is mapped onto."""
+
+    pending = "PENDING"
+    processing = "PROCESSING"
+    completed = "COMPLETED"
+    failed = "FAILED"
+
+
+@dataclass(frozen=True)
+class AccountInquiry:
+    bank_code: str
+    """As the partner gave it; the provider answers with its normalised form."""
+    account_number: str
+
+
+@dataclass(frozen=True)
+class AccountInquiryResult:
+    valid: bool
+    holder_name: str | None
+    """The name the bank holds for the account (None when it is not valid)."""
+    bank_code: str
+    account_number: str
+    reason: str | None = None
+    """Why it is not valid, in the provider's words."""
+
+
+@dataclass(frozen=True)
+class DisbursementRequest:
+    withdrawal_id: uuid.UUID
+    """Our reference at the provider: repeating a request with it is the same disbursement."""
+    amount: int
+    bank_code: str
+    account_number: str
+    holder_name: str
+    callback_url: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Disbursement:
+    provider_reference: str
+    status: DisbursementStatus
+    amount: int
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The provider's answer, kept for support (never containing our credentials)."""
+
+
+@dataclass(frozen=True)
+class DisbursementStatusResult:
+    status: DisbursementStatus
+    amount: int | None
+    """As the provider reports it: the caller compares it with the withdrawal's."""
+    provider_reference: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DisbursementCallback:
+    """What a disbursement callback claims, before it is verified."""
+
+    event_id: str
+    """The provider's id for this notification: a retry of the same notification has the same id."""
+    withdrawal_id: uuid.UUID | None
+    provider_reference: str | None
+    status: DisbursementStatus
+    amount: int | None
+    reason: str | None
+
+
+class PayoutProvider(Protocol):
+    name: ClassVar[str]
+
+    async def account_inquiry(
+        self, session: aiohttp.ClientSession, account: ProviderAccount, inquiry: AccountInquiry
+    ) -> AccountInquiryResult:
+        """Whether the bank account exists and whose it is; an unknown bank is a `ProviderRejected`."""
+        ...
+
+    async def create_disbursement(
+        self, session: aiohttp.ClientSession, account: ProviderAccount, request: DisbursementRequest
+    ) -> Disbursement:
+        """Idempotent by `request.withdrawal_id`; raises `ProviderResponseInvalid` if the provider answers
+        for another amount or withdrawal."""
+        ...
+
+    async def disbursement_status(
+        self,
+        session: aiohttp.ClientSession,
+        account: ProviderAccount,
+        withdrawal_id: uuid.UUID,
+        provider_reference: str | None,
+    ) -> DisbursementStatusResult: ...
+
+    async def balance(self, session: aiohttp.ClientSession, account: ProviderAccount) -> int:
+        """What the account can still pay out, in whole rupiah."""
+        ...
+
+    def parse_disbursement_callback(self, callback: InboundCallback) -> DisbursementCallback:
+        """What the callback claims; raises ValueError if it is not this provider's disbursement format
+        (a payment callback included)."""
+        ...
+
+    def verify_disbursement_callback(self, account: ProviderAccount, callback: InboundCallback) -> bool:
+        """True only if the provider signed exactly these bytes (constant-time comparison)."""
+        ...
+
+    def acknowledge(self, accepted: bool) -> Acknowledgement: ...

@@ -1,5 +1,6 @@
-"""The sandbox PSP's HTTP side. It behaves like an upstream provider, with rules that make every path
-reachable on purpose (README, "Sandbox"):
+"""The sandbox PSP's HTTP side for pay-ins (payouts: `gerbang.sandbox.payouts`; `router` mounts both). It
+behaves like an upstream provider, with rules that make every path reachable on purpose (README, "Sandbox
+provider"):
 
 - `POST /sandbox/api/charges` (Bearer merchant key) creates a charge: a valid dynamic QRIS payload, a VA
   number for the bank, or an e-wallet redirect URL. A merchant key starting `sbx_down` gets 503, to
@@ -19,29 +20,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-import aiohttp
-import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from gerbang.db import Database, DbConnection
-from gerbang.exceptions import Conflict, NotFound, Unauthorized
+from gerbang.exceptions import Conflict, NotFound
 from gerbang.kit.crypto import KeyRing, equal
 from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
-from gerbang.sandbox import repository
-from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
+from gerbang.sandbox import payouts, repository
+from gerbang.sandbox.banks import VA_BANKS as VA_BANKS  # re-exported: the checkout offers these banks
+from gerbang.sandbox.merchant import deliver, merchant_key
 
-router = APIRouter(prefix="/sandbox", tags=["sandbox provider"])
+router = APIRouter()
+"""The whole sandbox, for the app to mount: pay-ins (here) and payouts, each a router under `/sandbox` (so
+every route's own path is the full one, as metrics label requests by it)."""
+_pay_ins = APIRouter(prefix="/sandbox", tags=["sandbox provider"])
 
-VA_BANKS = {"BCA": "014", "BNI": "009", "BRI": "002", "MANDIRI": "008", "PERMATA": "013", "CIMB": "022", "BSI": "451"}
 WALLETS = frozenset({"OVO", "DANA", "GOPAY", "SHOPEEPAY", "LINKAJA"})
-_CALLBACK_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-
-class SandboxUnauthorized(Unauthorized):
-    code = "sandbox_unauthorized"
 
 
 class ChargeNotFound(NotFound):
@@ -60,13 +57,6 @@ class ChargeCreate(BaseModel):
     expires_at: datetime
     callback_url: str = Field(max_length=2000)
     merchant_name: str = Field(default="gerbang", max_length=100)
-
-
-def _key(authorization: str | None) -> str:
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or len(key.strip()) < 16:
-        raise SandboxUnauthorized("Authorization: Bearer <merchant key> is required")
-    return key.strip()
 
 
 def _context(merchant_ref: uuid.UUID) -> str:
@@ -96,14 +86,14 @@ def _charge_view(row: Any, request: Request) -> dict[str, Any]:
     return view
 
 
-@router.post("/api/charges", status_code=201, summary="Create a charge (as a provider's API would)")
+@_pay_ins.post("/api/charges", status_code=201, summary="Create a charge (as a provider's API would)")
 async def create_charge(
     body: ChargeCreate,
     request: Request,
     connection: DbConnection,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    key = _key(authorization)
+    key = merchant_key(authorization)
     if key.startswith("sbx_down"):
         return JSONResponse({"error": "maintenance", "message": "the sandbox is down for this merchant"}, 503)
     if body.method == "va" and body.channel not in VA_BANKS:
@@ -134,14 +124,14 @@ async def _owned(connection: DbConnection, request: Request, merchant_ref: uuid.
     return row
 
 
-@router.get("/api/charges/{merchant_ref}", summary="A charge's status")
+@_pay_ins.get("/api/charges/{merchant_ref}", summary="A charge's status")
 async def charge_status(
     merchant_ref: uuid.UUID,
     request: Request,
     connection: DbConnection,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    return _charge_view(await _owned(connection, request, merchant_ref, _key(authorization)), request)
+    return _charge_view(await _owned(connection, request, merchant_ref, merchant_key(authorization)), request)
 
 
 async def _move(order_id: uuid.UUID, status: str, request: Request) -> dict[str, Any]:
@@ -163,39 +153,34 @@ async def _move(order_id: uuid.UUID, status: str, request: Request) -> dict[str,
         "merchant_ref": str(row["merchant_ref"]), "status": row["status"], "amount": row["amount"],
         "paid_at": row["paid_at"].isoformat() if row["paid_at"] else None,
     }  # fmt: skip
-    body = orjson.dumps(event)
     key = request.app.state.key_ring.decrypt(row["merchant_key_encrypted"], context=_context(order_id))
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)}
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=_CALLBACK_TIMEOUT) as session,
-            session.post(row["callback_url"], data=body, headers=headers) as response,
-        ):
-            delivered = {"status_code": response.status, "body": (await response.text())[:500]}
-    except (aiohttp.ClientError, TimeoutError) as error:
-        delivered = {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+    delivered = await deliver(row["callback_url"], key, event)
     return {"order_id": str(order_id), "status": row["status"], "callback": delivered}
 
 
-@router.post("/orders/{order_id}/pay", summary="The customer pays")
+@_pay_ins.post("/orders/{order_id}/pay", summary="The customer pays")
 async def pay(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
     return await _move(order_id, "PAID", request)
 
 
-@router.post("/orders/{order_id}/fail", summary="The payment fails")
+@_pay_ins.post("/orders/{order_id}/fail", summary="The payment fails")
 async def fail(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
     return await _move(order_id, "FAILED", request)
 
 
-@router.post("/orders/{order_id}/expire", summary="The charge expires unpaid")
+@_pay_ins.post("/orders/{order_id}/expire", summary="The charge expires unpaid")
 async def expire(order_id: uuid.UUID, request: Request) -> dict[str, Any]:
     return await _move(order_id, "EXPIRED", request)
 
 
-@router.get("/wallet/{order_id}", response_class=HTMLResponse, summary="The e-wallet's approval page")
+@_pay_ins.get("/wallet/{order_id}", response_class=HTMLResponse, summary="The e-wallet's approval page")
 async def wallet_page(order_id: uuid.UUID) -> str:
     return (
         "<!doctype html><meta charset=utf-8><title>Sandbox wallet</title>"
         f"<h1>Sandbox e-wallet</h1><form method=post action=/sandbox/orders/{order_id}/pay>"
         "<button>Approve payment</button></form>"
     )
+
+
+router.include_router(_pay_ins)
+router.include_router(payouts.router)
