@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIOS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint browser bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,22 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The browser tests drive Debian's chromium (never a browser download of Playwright's own).
+CHROMIUM := /usr/bin/chromium
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" -eq 0 ]; then \
+	    $(APT_INSTALL) || { apt-get update -q && $(APT_INSTALL); }; \
+	  else \
+	    echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium'." >&2; \
+	    exit 1; \
+	  fi; \
+	}
+
 # `alembic check` (models and migrations agree) runs inside pytest, on the real migrated database.
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-dev

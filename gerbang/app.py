@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
 from gerbang import __version__, api
 from gerbang.access.allow_lists import AllowLists, AllowListSync
 from gerbang.access.middleware import AccessMiddleware, Limits
 from gerbang.access.request_log import RequestLogBuffer
+from gerbang.checkout import endpoints as checkout_endpoints
 from gerbang.config import ConfigurationError, Settings
 from gerbang.db import Database, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
@@ -24,6 +26,7 @@ from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
 from gerbang.order.service import PayIn
 from gerbang.sandbox import endpoints as sandbox_endpoints
+from gerbang.web.pages import STATIC_DIR, STATIC_PREFIX
 
 DESCRIPTION = """
 gerbang routes Indonesian payment orders (QRIS, virtual accounts, e-wallets) to upstream providers,
@@ -81,6 +84,9 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
     app.include_router(ops_endpoints.router)
     app.include_router(api.router)
+    app.include_router(checkout_endpoints.api_router)
+    app.include_router(checkout_endpoints.router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     if settings.sandbox_enabled:
         app.include_router(sandbox_endpoints.router)
     return app

@@ -78,12 +78,31 @@ async def insert_attempt(
     )
 
 
+# An order with a charge attached is the provider's to decide: a second pick failing must not close it.
 _FAIL = Query(
     update(Order)
-    .where(Order.id == bindparam("id"), Order.status == "PENDING")
+    .where(Order.id == bindparam("id"), Order.status == "PENDING", Order.provider_account_id.is_(None))
     .values(status="FAILED", updated_at=bindparam("now"))
 )
 
 
 async def fail_order(connection: Connection, order_id: uuid.UUID, now: datetime) -> None:
     await _FAIL.execute(connection, id=order_id, now=now)
+
+
+# Compare-and-set: one customer pick per order, however many times the checkout form is sent at once.
+_CLAIM_METHOD = Query(
+    update(Order)
+    .where(
+        Order.id == bindparam("id"), Order.status == "PENDING", Order.method.is_(None),
+        Order.expires_at > bindparam("now"),
+    )
+    .values(method=bindparam("method"), channel=bindparam("channel"), updated_at=bindparam("now"))
+    .returning(Order.id)
+)  # fmt: skip
+
+
+async def claim_method(
+    connection: Connection, order_id: uuid.UUID, method: str, channel: str | None, now: datetime
+) -> bool:
+    return await _CLAIM_METHOD.fetchrow(connection, id=order_id, method=method, channel=channel, now=now) is not None

@@ -16,12 +16,14 @@ from gerbang.db import Database
 from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
 from gerbang.kit.sql import Connection
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.order import repository
 from gerbang.order.schemas import OrderView, PaymentCreate
 from gerbang.partner import service as partner_service
+from gerbang.partner.schemas import Partner
 from gerbang.provider.base import (
     Charge,
     ChargeRequest,
@@ -35,6 +37,8 @@ from gerbang.provider.base import (
 from gerbang.provider.registry import PROVIDERS, provider
 from gerbang.routing import router
 from gerbang.routing.accounts import adapter_account
+
+log = get_logger("gerbang.orders")
 
 _CHANNELS = {PaymentMethod.va, PaymentMethod.ewallet}
 
@@ -68,6 +72,10 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+class OrderNotPending(Conflict):
+    code = "order_not_pending"
+
+
 @dataclass(frozen=True)
 class PayIn:
     """What creating an order needs from the running app."""
@@ -99,8 +107,8 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         raise ChannelRequired(f"method {method} needs a channel (bank or wallet code)")
     async with pay_in.database.transaction() as connection:
         partner = await partner_service.get_partner(connection, partner_id)
-        if method is not None and partner.payment_methods and method.value.upper() not in partner.payment_methods:
-            raise MethodNotAllowed(f"this account may use {', '.join(partner.payment_methods).lower()}")
+        if method is not None:
+            _check_allowed(partner, method)
         fees = partner.fees
         highest_fee = max(
             FeeRate(fees.payin_weekday_percent, fees.payin_weekday_flat).fee_for(body.amount),
@@ -108,16 +116,9 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         )
         if highest_fee >= body.amount:
             raise AmountBelowFee(f"the amount must exceed the fee ({highest_fee})")
-        allowed = partner.provider_preferences or sorted(PROVIDERS)
         accounts = []
         if method is not None:
-            accounts = await router.candidates(
-                connection, method=method.value, amount=body.amount, providers=allowed,
-                preferences=partner.provider_preferences, weekend=pay_in.calendar.is_weekend_rate_at(now),
-                day=to_jakarta(now).date(), now=now,
-            )  # fmt: skip
-            if not accounts:
-                raise NoProviderAvailable("no provider account can take this order now")
+            accounts = await _candidates(connection, pay_in, partner, method, body.amount, now)
         reference = body.reference or str(order_id)
         inserted = await repository.insert_order(
             connection, id=order_id, partner_id=partner_id, reference=reference, player_id=body.player_id,
@@ -131,6 +132,48 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
             raise DuplicateReference(f"reference {reference!r} is already order {existing}")
     if method is not None:
         await charge_order(pay_in, order_id, accounts, method, body.channel, now)
+    return await get_order(pay_in.database, order_id)
+
+
+def _check_allowed(partner: Partner, method: PaymentMethod) -> None:
+    if partner.payment_methods and method.value.upper() not in partner.payment_methods:
+        raise MethodNotAllowed(f"this account may use {', '.join(partner.payment_methods).lower()}")
+
+
+async def _candidates(
+    connection: Connection, pay_in: PayIn, partner: Partner, method: PaymentMethod, amount: int, now: datetime
+) -> list[asyncpg.Record]:
+    """The provider accounts that may take the order now, in the order to try them; never empty."""
+    accounts = await router.candidates(
+        connection, method=method.value, amount=amount, providers=partner.provider_preferences or sorted(PROVIDERS),
+        preferences=partner.provider_preferences, weekend=pay_in.calendar.is_weekend_rate_at(now),
+        day=to_jakarta(now).date(), now=now,
+    )  # fmt: skip
+    if not accounts:
+        raise NoProviderAvailable("no provider account can take this order now")
+    return accounts
+
+
+async def choose_method(pay_in: PayIn, order_id: uuid.UUID, method: PaymentMethod, channel: str | None) -> OrderView:
+    """The customer's pick on the hosted checkout for an order created without a method: routed exactly as
+    `create_order` routes, then charged. Until a charge is attached the order keeps no method, so a pick
+    that no provider can take leaves it open for another pick (the claim of the method rolls back with the
+    refusal), while two picks sent at once charge once: the second finds the method claimed."""
+    now = utcnow()
+    if method in _CHANNELS and not channel:
+        raise ChannelRequired(f"method {method} needs a channel (bank or wallet code)")
+    async with pay_in.database.transaction() as connection:
+        order = await repository.get_order(connection, order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        if order["status"] != "PENDING" or order["method"] is not None or order["expires_at"] <= now:
+            raise OrderNotPending(f"order {order_id} is {order['status']} and takes no new method")
+        partner = await partner_service.get_partner(connection, order["partner_id"])
+        _check_allowed(partner, method)
+        accounts = await _candidates(connection, pay_in, partner, method, order["amount"], now)
+        if not await repository.claim_method(connection, order_id, method.value, channel, now):
+            raise OrderNotPending(f"order {order_id} already has a method")
+    await charge_order(pay_in, order_id, accounts, method, channel, now)
     return await get_order(pay_in.database, order_id)
 
 
@@ -180,11 +223,15 @@ async def charge_order(
                 await router.record_failure(connection, item.account["id"], utcnow())
         if charge is not None:
             winner = outcomes[-1].account
-            await repository.attach_charge(
+            attached = await repository.attach_charge(
                 connection, id=order_id, provider=winner["provider"], account_id=winner["id"],
                 provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
                 redirect_url=charge.redirect_url, method=method.value, channel=channel, now=utcnow(),
             )  # fmt: skip
+            if not attached:
+                # Expired while the provider answered: its charge is orphaned, and a payment on it will arrive
+                # as a callback for an order without a provider account, which is kept and flagged.
+                log.warning("order.charge_not_attached", order_id=str(order_id), provider=winner["provider"])
         else:
             await repository.fail_order(connection, order_id, utcnow())
     if charge is None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from gerbang.auth.permissions import PARTNER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, PartnerPermission, Permission
 from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_partner_user
@@ -18,7 +16,7 @@ from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
 from gerbang.partner.service import create_partner
 from tests.fixtures.app import TEST_SECRET_KEY
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, app_routes
 
 PASSWORD = "correct horse battery staple"
 DOC = (REPO_ROOT / "docs" / "security.md").read_text()
@@ -78,15 +76,8 @@ def _routes_with_permissions(app: FastAPI) -> dict[tuple[str, str], object | Non
         found = [p for p in [getattr(dependant.call, "permission", None)] if p is not None]
         return found + [p for sub in dependant.dependencies for p in permissions_of(sub)]
 
-    def walk(routes: list[Any], prefix: str) -> Iterable[tuple[str, APIRoute]]:
-        for route in routes:
-            if isinstance(route, APIRoute):
-                yield prefix + route.path, route
-            elif hasattr(route, "original_router"):  # an included router (FastAPI >= 0.165 keeps them nested)
-                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
-
     declared: dict[tuple[str, str], object | None] = {}
-    for path, route in walk(app.router.routes, ""):
+    for path, route in app_routes(app):
         found = set(permissions_of(route.dependant))
         for method in route.methods:
             declared[(method, path)] = found.pop() if len(found) == 1 else None
