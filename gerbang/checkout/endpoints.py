@@ -24,6 +24,7 @@ from gerbang.exceptions import GerbangError
 from gerbang.kit.money import format_idr
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.order import service as order_service
+from gerbang.order import status_check
 from gerbang.order.service import OrderNotFound, PayIn
 from gerbang.provider.base import PaymentMethod
 from gerbang.web import forms
@@ -177,12 +178,17 @@ async def choose_method(order_id: str, request: Request, lang: str = "") -> Resp
 
 
 @router.get("/pay/{order_id}/status")
-async def checkout_status(order_id: str, connection: DbConnection) -> JSONResponse:
-    """What the page polls: it reloads itself when the status moves."""
+async def checkout_status(order_id: str, request: Request) -> JSONResponse:
+    """What the page polls: it reloads itself when the status moves. A customer waiting on the page is
+    when a lost callback hurts most, so a stale PENDING order is checked with the provider (at most once
+    per order per 30 seconds, however many pages poll)."""
     parsed = _order_id(order_id)
     if parsed is None:
         raise OrderNotFound("no such order")
-    order = await service.get_order(connection, parsed)
+    pay_in: PayIn = request.app.state.pay_in
+    order = await order_service.get_order(pay_in.database, parsed)
+    if order.status == "PENDING" and await status_check.refresh_from_provider(pay_in, parsed):
+        order = await order_service.get_order(pay_in.database, parsed)
     return JSONResponse({"status": order.status, "expiresAt": order.expires_at.isoformat()}, headers=_NO_STORE)
 
 

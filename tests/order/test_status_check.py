@@ -93,3 +93,12 @@ async def test_a_provider_amount_other_than_the_order_moves_nothing(
     assert await _read_status(client, shop, order_id) == "PENDING"
     async with database.transaction() as connection:
         assert await connection.fetchval("SELECT count(*) FROM ledger_transactions") == 0
+
+
+async def test_the_checkout_page_poll_recovers_a_lost_callback(
+    client: httpx.AsyncClient, order_id: uuid.UUID, database: Database
+) -> None:
+    assert (await client.get(f"/pay/{order_id}/status")).json()["status"] == "PENDING"
+    await _provider_moves(database, order_id, "PAID")
+    await _age_last_check(database, order_id)
+    assert (await client.get(f"/pay/{order_id}/status")).json()["status"] == "PAID"
