@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -18,7 +19,9 @@ import httpx
 import orjson
 
 from gerbang.auth.signing import sign
-from tests.helpers import GERBANG, clean_env, free_port, wait_until_ready
+from tests.helpers import GERBANG, REPO_ROOT, clean_env, free_port, wait_until_ready
+
+README = (REPO_ROOT / "README.md").read_text()
 
 
 def _signed(partner: dict[str, Any], method: str, path: str, body: bytes = b"") -> dict[str, str]:
@@ -82,6 +85,15 @@ def test_an_order_is_created_paid_through_the_sandbox_and_credited(tmp_path: Pat
         fees = {int((Decimal(125_000) * rate).quantize(Decimal(1), ROUND_HALF_UP)) for rate in rates}
         assert balances["pending"] in {125_000 - fee for fee in fees}, balances
         assert (balances["available"], balances["held"]) == (0, 0)
+
+        # The README's quick-start snippet works as written (on this test's port).
+        snippet = README.split("python - <<'PY'", 1)[1].split("\nPY\n", 1)[0].split("\n", 1)[1]
+        shown = subprocess.run(
+            [sys.executable, "-c", snippet.replace("127.0.0.1:8000", f"127.0.0.1:{port}")], cwd=tmp_path,
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr.decode()
+        assert shown.stdout.decode().startswith(f"{base}/pay/")
 
         reconcile = subprocess.run(
             [*GERBANG, "reconcile", "--json"], cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False
