@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     `http://<host>:<port>`."""
     sandbox: bool | None = None
     """Mount the sandbox provider at `/sandbox`. Default: on outside production; refused in production."""
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
+    """Webhook attempts a worker keeps in flight at once."""
+    webhook_timeout: Duration = timedelta(seconds=10)
+    """How long a partner's endpoint has to answer a webhook."""
+    webhook_lease: Duration = timedelta(seconds=60)
+    """How long a claimed webhook attempt is a worker's: after a crash, its events go again once it runs out.
+    Must exceed `GERBANG_WEBHOOK_TIMEOUT`."""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Where `gerbang worker` serves its Prometheus metrics (webhook deliveries, queue); 0: not served."""
     demo_data: bool = True
     """`gerbang run` in development seeds a demo admin, partner and sandbox provider account on first start."""
 
@@ -113,6 +122,12 @@ class Settings(BaseSettings):
             AllowList.parse(self.trusted_proxy_entries)
         except InvalidNetwork as error:
             raise ValueError(f"GERBANG_TRUSTED_PROXIES: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_webhook_lease(self) -> Settings:
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ValueError("GERBANG_WEBHOOK_LEASE must be longer than GERBANG_WEBHOOK_TIMEOUT")
         return self
 
     @property

@@ -4,17 +4,39 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+import orjson
+from sqlalchemy import DateTime, String, Text, Uuid, any_, bindparam, case, func, insert, null, select
 
 from gerbang.kit.sql import Connection, Query
 from gerbang.kit.time import to_jakarta
-from gerbang.models import OutboxEvent, WebhookEvent
+from gerbang.models import OutboxEvent, Partner, WebhookEvent
 
+_PARTNER = Partner
+_EVENT_TYPE = bindparam("event_type", type_=String)
+# The delivery decision is taken with the event, from the partner's endpoint as it is now: no URL, or an
+# event type outside its subscription (`test` is always wanted), and the event is kept but not sent.
+_SKIP_REASON = case(
+    (_PARTNER.webhook_url.is_(None), "no_endpoint"),
+    (
+        (func.cardinality(_PARTNER.webhook_events) > 0)
+        & (_EVENT_TYPE != "test")
+        & ~(any_(_PARTNER.webhook_events) == _EVENT_TYPE),
+        "unsubscribed",
+    ),
+    else_=null(),
+)
 _WEBHOOK = Query(
-    insert(WebhookEvent).values(
-        id=bindparam("id"), partner_id=bindparam("partner_id"), event_type=bindparam("event_type"),
-        payload=bindparam("payload"), created_at=bindparam("at"),
+    insert(WebhookEvent)
+    .from_select(
+        ["id", "partner_id", "event_type", "object_id", "body", "status", "skip_reason", "next_attempt_at",
+         "created_at"],
+        select(
+            bindparam("id", type_=Uuid), _PARTNER.id, _EVENT_TYPE, bindparam("object_id", type_=Uuid),
+            bindparam("body", type_=Text), case((_SKIP_REASON.is_(None), "pending"), else_="skipped"), _SKIP_REASON,
+            bindparam("at", type_=DateTime(timezone=True)), bindparam("at", type_=DateTime(timezone=True)),
+        ).where(_PARTNER.id == bindparam("partner_id")),
     )
+    .returning(WebhookEvent.status)
 )  # fmt: skip
 _OUTBOX = Query(
     insert(OutboxEvent).values(
@@ -25,12 +47,17 @@ _OUTBOX = Query(
 
 
 async def webhook(
-    connection: Connection, *, partner_id: uuid.UUID, event: str, data: dict[str, Any], at: datetime
-) -> uuid.UUID:
-    """A partner webhook event, its payload frozen now (`event`, `id`, `timestamp` in +07:00, then `data`)."""
+    connection: Connection, *, partner_id: uuid.UUID, event: str, data: dict[str, Any], at: datetime,
+    object_id: uuid.UUID | None = None,
+) -> uuid.UUID:  # fmt: skip
+    """A partner webhook event, its body frozen now (`event`, `id`, `timestamp` in +07:00, then `data`).
+    A trigger on the table wakes the delivery workers when the transaction commits."""
     event_id = uuid.uuid4()
-    payload = {"event": event, "id": str(event_id), "timestamp": to_jakarta(at).isoformat(), **data}
-    await _WEBHOOK.execute(connection, id=event_id, partner_id=partner_id, event_type=event, payload=payload, at=at)
+    body = orjson.dumps({"event": event, "id": str(event_id), "timestamp": to_jakarta(at).isoformat(), **data})
+    await _WEBHOOK.execute(
+        connection, id=event_id, partner_id=partner_id, event_type=event, object_id=object_id, body=body.decode(),
+        at=at,
+    )  # fmt: skip
     return event_id
 
 

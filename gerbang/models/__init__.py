@@ -4,7 +4,7 @@ from gerbang.models.access import ApiRequestLog, AuditEvent, IpAllowEntry
 from gerbang.models.api_key import ApiKey, SeenSignature
 from gerbang.models.auth_session import AuthSession
 from gerbang.models.base import Model
-from gerbang.models.events import OutboxEvent, ProviderCallback, WebhookEvent
+from gerbang.models.events import Alert, OutboxEvent, ProviderCallback, WebhookAttempt, WebhookEvent
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from gerbang.models.order import IdempotencyKey, Order, ProviderAttempt
 from gerbang.models.partner import Partner
@@ -16,6 +16,7 @@ from gerbang.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
     "AdminUser",
+    "Alert",
     "ApiKey",
     "ApiRequestLog",
     "AuditEvent",
@@ -39,6 +40,7 @@ __all__ = [
     "SandboxCharge",
     "SandboxDisbursement",
     "SeenSignature",
+    "WebhookAttempt",
     "WebhookEvent",
     "WorkerHeartbeat",
 ]

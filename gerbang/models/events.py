@@ -8,7 +8,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Identity, Index, String, Text, Uuid, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,15 +29,80 @@ from gerbang.models.base import Model
 
 
 class WebhookEvent(Model):
+    """A partner webhook event and its delivery state. The body is frozen when the event happens; every
+    attempt sends exactly these bytes, signed afresh."""
+
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_partner_id_created_at", "partner_id", "created_at"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'dead', 'skipped')", name="status"),
+        Index("ix_webhook_events_partner_id_created_at", "partner_id", "created_at"),
+        # What the delivery worker claims from: due and pending only, in a small index.
+        Index("ix_webhook_events_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        # FIFO per partner endpoint: the oldest pending event of a partner goes first.
+        Index("ix_webhook_events_pending_seq", "partner_id", "seq", postgresql_where=text("status = 'pending'")),
+        Index("ix_webhook_events_object_id", "object_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     """The stable event id partners dedupe by (`webhook-id`)."""
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False, unique=True)
+    """Creation order, for per-endpoint FIFO."""
     partner_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     event_type: Mapped[str] = mapped_column(String(40), nullable=False)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
-    """Frozen when the event happened."""
+    object_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The order or withdrawal the event is about, for filtering."""
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    """The exact JSON sent, frozen when the event happened."""
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    skip_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Why a `skipped` event is not sent: `no_endpoint` or `unsubscribed` when it happened."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    round_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """Attempts since the event was last (re)queued: where it is on the retry schedule."""
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """A worker's lease on the attempt in flight; a crashed worker's lease simply runs out."""
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class WebhookAttempt(Model):
+    """One try at delivering a webhook event, whatever came of it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('delivered', 'retry', 'dead', 'gone')", name="outcome"),
+        Index("ix_webhook_attempts_event_id", "event_id"),
+        Index("ix_webhook_attempts_partner_id_started_at", "partner_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The first 2 KB of the receiver's answer."""
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class Alert(Model):
+    """Something an operator should look at (an endpoint disabled, a flagged callback, a failed job)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Integer,
     Numeric,
     String,
     Text,
@@ -54,6 +55,15 @@ class Partner(Model):
     previous_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     """The secret replaced by the last rotation: webhooks carry a signature with it too until it expires."""
     previous_webhook_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    webhook_events: Mapped[list[str]] = mapped_column(ARRAY(String(40)), nullable=False, server_default="{}")
+    """Event types the endpoint subscribes to; empty means every event."""
+    webhook_fifo: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    """Deliver in order: an event waits while an older one for this partner is still pending."""
+    webhook_disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """Set when the receiver answered 410 Gone or dead-lettered too many events in a row; events wait."""
+    webhook_disabled_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    webhook_dead_streak: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """Events dead-lettered in a row; a delivery resets it."""
 
     payin_weekday_percent: Mapped[Decimal] = mapped_column(_PERCENT, nullable=False, server_default="0")
     payin_weekday_flat: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")

@@ -229,7 +229,9 @@ async def mark_paid(
     if account["daily_cap"] is not None:
         await router.add_volume(connection, account["id"], to_jakarta(paid_at).date(), order["amount"])
     payload = payment_payload(order, "PAID", fee, paid_at)
-    await events.webhook(connection, partner_id=order["partner_id"], event="payment.paid", data=payload, at=now)
+    await events.webhook(
+        connection, partner_id=order["partner_id"], event="payment.paid", data=payload, at=now, object_id=order["id"]
+    )
     await events.outbox(
         connection, topic="payments.v1", key=str(order["id"]), event="payment.completed", data=payload, at=now
     )
@@ -242,7 +244,9 @@ async def close(connection: Connection, order: asyncpg.Record | dict[str, Any], 
         return False
     payload = payment_payload(order, status, None, None)
     webhook_event = "payment.failed" if status == "FAILED" else "payment.expired"
-    await events.webhook(connection, partner_id=order["partner_id"], event=webhook_event, data=payload, at=now)
+    await events.webhook(
+        connection, partner_id=order["partner_id"], event=webhook_event, data=payload, at=now, object_id=order["id"]
+    )
     await events.outbox(
         connection, topic="payments.v1", key=str(order["id"]), event="payment.failed", data=payload, at=now
     )

@@ -6,18 +6,32 @@ import asyncio
 import signal
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry, start_http_server
+
 from gerbang.access import service as access_service
 from gerbang.auth import service as auth_service
 from gerbang.config import Settings
-from gerbang.db import Database
+from gerbang.db import Database, asyncpg_dsn
+from gerbang.kit.crypto import KeyRing
 from gerbang.kit.time import utcnow
 from gerbang.order.expiry import BATCH, expire_due_orders
+from gerbang.webhook.metrics import WebhookMetrics
+from gerbang.webhook.worker import DeliverySettings, DeliveryWorker
 from gerbang.worker.heartbeat import heartbeat_loop
 from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
+WORKER_REGISTRY = CollectorRegistry()
 
-def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
+
+def worker_loops(database: Database, settings: Settings, dsn: str) -> list[WorkerLoop]:
     """Every loop a worker runs. Domain modules add their claim loops and jobs here."""
+    deliveries = DeliveryWorker(
+        database, KeyRing(settings.secret_keys), dsn,
+        DeliverySettings(
+            concurrency=settings.webhook_concurrency, timeout=settings.webhook_timeout, lease=settings.webhook_lease
+        ),
+        WebhookMetrics(WORKER_REGISTRY),
+    )  # fmt: skip
 
     async def forget_expired_signatures() -> None:
         async with database.transaction() as connection:
@@ -33,6 +47,8 @@ def worker_loops(database: Database, settings: Settings) -> list[WorkerLoop]:
 
     return [
         heartbeat_loop(database, settings.worker_heartbeat_interval),
+        WorkerLoop("webhooks.deliver", deliveries.run),
+        periodic("webhooks.measure_queue", timedelta(seconds=5), deliveries.measure_queue),
         periodic("orders.expire", timedelta(seconds=10), expire_orders),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
         periodic("access.purge_request_logs", timedelta(hours=1), purge_request_logs),
@@ -45,7 +61,9 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     event_loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         event_loop.add_signal_handler(sig, stop.set)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=WORKER_REGISTRY)
     try:
-        await run_loops(worker_loops(database, settings), stop, settings.shutdown_grace)
+        await run_loops(worker_loops(database, settings, asyncpg_dsn(database_url)), stop, settings.shutdown_grace)
     finally:
         await database.dispose()

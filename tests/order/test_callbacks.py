@@ -80,7 +80,7 @@ async def test_the_sandbox_pays_and_the_partner_is_credited_once(
     assert (postings, webhooks, outbox) == (1, 1, 1)
     async with database.transaction() as connection:
         balances = await ledger_service.partner_balances(connection, shop.id)
-        payload = await connection.fetchval("SELECT payload FROM webhook_events")
+        payload = await connection.fetchval("SELECT body::jsonb FROM webhook_events")
         outcomes = [r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks ORDER BY id")]
     assert balances.pending == 200_000 - fee
     assert outcomes == ["applied"]  # the retry was recognised by its event id and not stored twice

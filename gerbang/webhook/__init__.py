@@ -1,0 +1,1 @@
+"""Partner webhooks: delivery of the events written by `gerbang.events`, retries, replays, visibility."""
