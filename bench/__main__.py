@@ -18,7 +18,7 @@ from bench.report import write_performance_doc
 from gerbang.migration import upgrade_to_head
 from gerbang.pgserver import EmbeddedPostgres
 
-ALL_SCENARIOS = ["healthz", "insert", "ledger"]
+ALL_SCENARIOS = ["healthz", "insert", "ledger", "payin"]
 BENCH_DATABASE = "gerbang_bench"
 
 

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ class HttpTarget:
     body: str = ""
     expect_status: int = 200
     ready_path: str = "/healthz"
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for this server; `{port}` is replaced by its port, as in `command`."""
+    port: int | None = None
+    """Listen here (when other processes must know the address in advance); default: a free port."""
 
 
 def free_port() -> int:
@@ -83,6 +87,23 @@ class RssSampler:
         return round(self.peak_bytes / 1024 / 1024, 1)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its living children (for CPU per request)."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for process in tree:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 @dataclass
 class RunningServer:
     target: HttpTarget
@@ -98,22 +119,38 @@ class RunningServer:
 
 @contextmanager
 def start_server(target: HttpTarget, env: dict[str, str], log_path: Path) -> Iterator[RunningServer]:
-    port = free_port()
-    command = [part.replace("{port}", str(port)) for part in target.command]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env | {"GERBANG_PORT": str(port)}, stdout=log, stderr=log, cwd=REPO_ROOT
-        )
-        try:
+    with start_servers([(target, log_path)], env) as (server,):
+        yield server
+
+
+@contextmanager
+def start_servers(targets: Sequence[tuple[HttpTarget, Path]], env: dict[str, str]) -> Iterator[list[RunningServer]]:
+    """Start every server at once (they boot in parallel), wait until each is ready, stop them all on exit."""
+    with ExitStack() as stack:
+        launched = []
+        for target, log_path in targets:
+            port = target.port or free_port()
+            command = [part.replace("{port}", str(port)) for part in target.command]
+            extra = {name: value.replace("{port}", str(port)) for name, value in target.env.items()}
+            log = stack.enter_context(log_path.open("wb"))
+            process = subprocess.Popen(
+                command, env=env | extra | {"GERBANG_PORT": str(port)}, stdout=log, stderr=log, cwd=REPO_ROOT
+            )
+            stack.callback(_stop, process)
+            launched.append((target, port, process))
+        servers = []
+        for target, port, process in launched:
             _wait_ready(f"http://127.0.0.1:{port}{target.ready_path}", process)
-            server = RunningServer(target, port, process, RssSampler(process.pid))
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            servers.append(RunningServer(target, port, process, RssSampler(process.pid)))
+        yield servers
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -148,9 +185,13 @@ def run_loadgen(server: RunningServer, load: Load, *, duration_s: float, warmup_
 
 
 def _summary(server: RunningServer, peak_rss_mb: float) -> dict[str, Any]:
-    runs = server.runs
+    return summarize(server.target.name, server.runs, peak_rss_mb)
+
+
+def summarize(name: str, runs: list[dict[str, Any]], peak_rss_mb: float) -> dict[str, Any]:
+    """Medians over runs of one side, as the results table shows them."""
     return {
-        "name": server.target.name,
+        "name": name,
         "throughput_per_s": round(statistics.median(r["throughput_per_s"] for r in runs), 1),
         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
         "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),

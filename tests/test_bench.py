@@ -78,3 +78,58 @@ def test_report_regenerates_only_the_table(tmp_path: Path, monkeypatch: pytest.M
     assert "met (>= 40%)" in text
     assert text.startswith("# Title")
     assert text.endswith("## Method\nkept\n")
+
+
+def test_report_shows_every_side_of_a_result_and_its_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    side = {"throughput_per_s": 300.0, "p50_ms": 50.0, "p99_ms": 150.0, "peak_rss_mb": 140.0, "loadgen_cpu_pct": 5.0}
+    result = {
+        "scenario": "payin",
+        **{key: side | {"name": key} for key in ("gerbang", "gerbang_stub", "baseline", "gerbang_callbacks")},
+        "baseline_callbacks": side | {"name": "baseline_callbacks", "throughput_per_s": 1000.0},
+        "ratio": 0.3, "stub_ratio": 0.35, "callbacks_ratio": 0.3, "checks_passed": False,
+        "target": {"throughput_min": 500, "p99_max_ms": 100, "ratio_min": 0.5, "callbacks_min": 200},
+        "load": {"runs": 3, "duration_s": 8, "concurrency": 32, "callbacks_per_run": 2000},
+        "machine": {"cpus": 2, "memory_gb": 24, "python": "3.11", "load_average_1m": 0.5},
+        "measured_at": "2026-12-01T00:00:00Z",
+    }  # fmt: skip
+    (results / "payin.json").write_text(json.dumps(result))
+    doc = tmp_path / "PERFORMANCE.md"
+    doc.write_text(f"{report.BEGIN}\n{report.END}\n")
+    monkeypatch.setattr(report, "RESULTS_DIR", results)
+    monkeypatch.setattr(report, "DOC", doc)
+    report.write_performance_doc()
+    rows = [line for line in doc.read_text().splitlines() if line.startswith("| payin")]
+    assert [row.split(" | ")[2] for row in rows] == [
+        "gerbang", "gerbang_stub", "baseline", "gerbang_callbacks", "baseline_callbacks"
+    ]  # fmt: skip
+    assert "MISSED (>= 50%), MISSED (>= 500/s), MISSED (<= 100 ms p99)" in rows[0]
+    assert "**0.35**" in rows[1]
+    assert "met (>= 200/s), CHECKS FAILED" in rows[3]
+    assert "2,000 callbacks per run per side" in doc.read_text()
+
+
+def test_payin_scenario_runs_end_to_end(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny pay-in run (four servers, both loads, the checks): keeps the scenario from rotting."""
+    from bench.context import BenchContext
+    from bench.harness import Load
+    from bench.scenarios import payin
+
+    monkeypatch.setattr(payin, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(payin, "RUN_WARMUP_S", 0.2)
+    monkeypatch.setenv("BENCH_CALLBACKS", "40")
+    monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
+    env = clean_env(GERBANG_DATABASE_URL=database_url, GERBANG_LOG_FORMAT="json")
+    load = Load(concurrency=4, duration_s=0.5, runs=1, warmup_s=0)
+    result = payin.run(BenchContext(database_url=database_url, env=env, load=load))
+    for side in ("gerbang", "gerbang_stub", "baseline", "gerbang_callbacks", "baseline_callbacks"):
+        assert result[side]["throughput_per_s"] > 0, side
+        assert set(result[side]["cpu_ms_per_request"]) == {"server", "psp", "postgres"}
+    assert result["gerbang"]["errors"] == 0  # every order answered 201
+    assert result["baseline"]["errors"] == 0
+    assert result["gerbang"]["cpu_ms_per_request"]["psp"] > 0  # the sandbox PSP did the charging
+    checks = result["checks"]
+    assert checks["orders"] == 40 + 10  # the warm-up's orders and the run's
+    assert result["checks_passed"], checks  # every order PAID once, one posting each, the ledger reconciled
+    assert result["ratio"] > 0
