@@ -67,7 +67,12 @@ async def purge_request_logs(connection: Connection, before: datetime) -> int:
 
 
 def list_request_logs_query(
-    *, partner_ids: list[uuid.UUID] | None, status_min: int | None, before_id: int | None, limit: int
+    *,
+    partner_ids: list[uuid.UUID] | None,
+    status_min: int | None,
+    before_id: int | None,
+    limit: int,
+    before: datetime | None = None,
 ) -> tuple[Query, dict[str, Any]]:
     statement = select(
         ApiRequestLog.id, ApiRequestLog.created_at, ApiRequestLog.partner_id, ApiRequestLog.api_key_id,
@@ -84,4 +89,7 @@ def list_request_logs_query(
     if before_id is not None:
         statement = statement.where(ApiRequestLog.id < bindparam("before_id"))
         values["before_id"] = before_id
+    if before is not None:
+        statement = statement.where(ApiRequestLog.created_at < bindparam("before"))
+        values["before"] = before
     return Query(statement), values

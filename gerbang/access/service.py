@@ -93,9 +93,10 @@ async def list_request_logs(
     status_min: int | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    before: datetime | None = None,
 ) -> list[RequestLogRow]:
     query, values = repository.list_request_logs_query(
-        partner_ids=partner_ids, status_min=status_min, before_id=before_id, limit=limit
+        partner_ids=partner_ids, status_min=status_min, before_id=before_id, limit=limit, before=before
     )
     return [RequestLogRow.model_validate(dict(row)) for row in await query.fetch(connection, **values)]
 

@@ -12,6 +12,7 @@ from gerbang.auth.sessions import AdminPrincipal
 from gerbang.db import DbConnection
 from gerbang.ledger import service as ledger_service
 from gerbang.ledger.schemas import ReconcileReport
+from gerbang.webhook import endpoints as webhook_endpoints
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -28,3 +29,4 @@ async def reconcile_ledger(_: LedgerReconcile, connection: DbConnection) -> Reco
 router.include_router(partners.router)
 router.include_router(security.router)
 router.include_router(provider_accounts.router)
+router.include_router(webhook_endpoints.admin_router)

@@ -23,6 +23,7 @@ class Permission(enum.StrEnum):
     security_manage = "security.manage"
     audit_read = "audit.read"
     logs_read = "logs.read"
+    webhooks_replay = "webhooks.replay"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
 
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.security_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.audit_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.logs_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
+    Permission.webhooks_replay: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
 }

@@ -8,26 +8,24 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gerbang.access import service as access_service
 from gerbang.access.service import RequestLogRow
 from gerbang.audit import service as audit_service
-from gerbang.audit.context import AuditTrail
 from gerbang.audit.schemas import AuditEvent
-from gerbang.audit.service import changes_between
 from gerbang.auth.dependencies import CurrentPartnerUser
 from gerbang.auth.permissions import PartnerPermission, require_partner
 from gerbang.auth.sessions import PartnerUserPrincipal
 from gerbang.db import DbConnection
-from gerbang.kit.time import utcnow
 from gerbang.ledger import service as ledger_service
 from gerbang.ledger.schemas import PartnerBalances
 from gerbang.partner import service as partner_service
 from gerbang.partner.management import management_router
-from gerbang.partner.schemas import Partner, PartnerChanges
+from gerbang.partner.schemas import Partner
 from gerbang.partner.service import PartnerNotFound
+from gerbang.webhook import endpoints as webhook_endpoints
 
 router = APIRouter(prefix="/client", tags=["partner console"])
 
@@ -43,10 +41,6 @@ class PartnerUserMe(BaseModel):
     email: str
     role: str
     partner_id: uuid.UUID = Field(serialization_alias="partnerId")
-
-
-class WebhookUrl(BaseModel):
-    webhook_url: str | None = Field(alias="webhookUrl", max_length=2000, examples=["https://toko.example/gerbang"])
 
 
 @router.get("/me", operation_id="partner_user-me", summary="The logged-in partner user")
@@ -73,22 +67,6 @@ async def _visible(connection: DbConnection, user: PartnerUserPrincipal, partner
 )
 async def partner_balances(partner_id: uuid.UUID, user: AccountRead, connection: DbConnection) -> PartnerBalances:
     return await ledger_service.partner_balances(connection, await _visible(connection, user, partner_id))
-
-
-@router.put("/webhook", operation_id="partner_user-webhook_set", summary="Set the webhook URL")
-async def set_webhook_url(
-    body: WebhookUrl, user: Developer, request: Request, connection: DbConnection, audit: AuditTrail
-) -> Partner:
-    changes = PartnerChanges(webhook_url=body.webhook_url)
-    before, after = await partner_service.update_partner(
-        connection, user.partner_id, changes, require_https=request.app.state.settings.webhooks_require_https,
-        now=utcnow(),
-    )  # fmt: skip
-    await audit.record(
-        connection, "partner.webhook_url_changed", "partner", user.partner_id,
-        changes=changes_between({"webhook_url": before.webhook_url}, {"webhook_url": after.webhook_url}),
-    )  # fmt: skip
-    return after
 
 
 @router.get("/audit-events", operation_id="partner_user-audit_list", summary="My partner's audit log, newest first")
@@ -138,3 +116,5 @@ router.include_router(
         users_write=_own_partner(PartnerPermission.users_manage),
     )
 )
+
+router.include_router(webhook_endpoints.client_router)

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import ARRAY, BigInteger, DateTime, Uuid, any_, bindparam, select, text, update
 
 from gerbang.kit.sql import Connection, Query
+from gerbang.models import Alert, Partner, WebhookAttempt, WebhookEvent
 
 _CLAIM = Query(
     text("""
@@ -155,3 +156,134 @@ async def queue_state(connection: Connection) -> asyncpg.Record:
     row = await _QUEUE.fetchrow(connection)
     assert row is not None  # noqa: S101 (an aggregate always has a row)
     return row
+
+
+# Reads and the partner-facing changes.
+
+_ENDPOINT = Query(
+    select(
+        Partner.webhook_url, Partner.webhook_events, Partner.webhook_fifo, Partner.webhook_disabled_at,
+        Partner.webhook_disabled_reason, Partner.webhook_dead_streak,
+    ).where(Partner.id == bindparam("partner_id"))
+)  # fmt: skip
+_ATTEMPTS_OF = Query(
+    select(WebhookAttempt).where(WebhookAttempt.event_id == bindparam("event_id")).order_by(WebhookAttempt.id)
+)
+_EVENT = Query(select(WebhookEvent).where(WebhookEvent.id == bindparam("id")))
+# Compare-and-set: an event already queued is not queued twice.
+_REQUEUE = Query(
+    text("""
+    UPDATE webhook_events
+    SET status = 'pending', skip_reason = NULL, round_attempts = 0, next_attempt_at = :now, claimed_until = NULL
+    WHERE id = :id AND status <> 'pending'
+    RETURNING id
+    """)
+)
+_REQUEUE_RANGE = Query(
+    text("""
+    WITH chosen AS (
+        SELECT id FROM webhook_events
+        WHERE partner_id = :partner_id AND status = ANY(CAST(:statuses AS text[]))
+          AND created_at >= :since AND created_at < :until
+        ORDER BY seq LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE webhook_events e
+    SET status = 'pending', skip_reason = NULL, round_attempts = 0, next_attempt_at = :now, claimed_until = NULL
+    FROM chosen WHERE e.id = chosen.id
+    RETURNING e.id
+    """)
+)
+_NOTIFY = Query(text("SELECT pg_notify('gerbang_webhooks', '')"))
+_ALERTS = Query(
+    select(Alert)
+    .where((bindparam("before_id", type_=BigInteger).is_(None)) | (Alert.id < bindparam("before_id")))
+    .order_by(Alert.id.desc())
+    .limit(bindparam("limit"))
+)
+_ATTEMPT_LOG = Query(
+    select(
+        WebhookAttempt.started_at, WebhookAttempt.status_code, WebhookAttempt.duration_ms, WebhookAttempt.event_id,
+        WebhookAttempt.url, WebhookAttempt.outcome, WebhookAttempt.error, WebhookEvent.event_type,
+    )
+    .join(WebhookEvent, WebhookEvent.id == WebhookAttempt.event_id)
+    .where(
+        WebhookAttempt.partner_id == any_(bindparam("partner_ids", type_=ARRAY(Uuid))),
+        bindparam("before", type_=DateTime(timezone=True)).is_(None)
+        | (WebhookAttempt.started_at < bindparam("before")),
+    )
+    .order_by(WebhookAttempt.started_at.desc())
+    .limit(bindparam("limit"))
+)  # fmt: skip
+
+
+async def endpoint(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _ENDPOINT.fetchrow(connection, partner_id=partner_id)
+
+
+async def change_endpoint(connection: Connection, partner_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await Query(update(Partner).where(Partner.id == bindparam("partner_id")).values(**values)).execute(
+        connection, partner_id=partner_id
+    )
+
+
+def deliveries_query(
+    *, partner_ids: Sequence[uuid.UUID] | None, event_type: str | None, status: str | None, since: datetime | None,
+    until: datetime | None, object_id: uuid.UUID | None, before_seq: int | None, limit: int,
+) -> tuple[Query, dict[str, Any]]:  # fmt: skip
+    """A filtered page of events, newest first; `before_seq` continues from the last page's last `sequence`."""
+    statement = select(WebhookEvent)
+    values: dict[str, Any] = {"limit": limit}
+    if partner_ids is not None:
+        statement = statement.where(WebhookEvent.partner_id == any_(bindparam("partner_ids", type_=ARRAY(Uuid))))
+        values["partner_ids"] = list(partner_ids)
+    filters: dict[str, tuple[object, Any]] = {
+        "event_type": (event_type, WebhookEvent.event_type == bindparam("event_type")),
+        "status": (status, WebhookEvent.status == bindparam("status")),
+        "since": (since, WebhookEvent.created_at >= bindparam("since")),
+        "until": (until, WebhookEvent.created_at < bindparam("until")),
+        "object_id": (object_id, WebhookEvent.object_id == bindparam("object_id")),
+        "before_seq": (before_seq, WebhookEvent.seq < bindparam("before_seq")),
+    }
+    for name, (value, condition) in filters.items():
+        if value is not None:
+            statement = statement.where(condition)
+            values[name] = value
+    return Query(statement.order_by(WebhookEvent.seq.desc()).limit(bindparam("limit"))), values
+
+
+async def event(connection: Connection, event_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _EVENT.fetchrow(connection, id=event_id)
+
+
+async def attempts_of(connection: Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await _ATTEMPTS_OF.fetch(connection, event_id=event_id)
+
+
+async def requeue(connection: Connection, event_id: uuid.UUID, now: datetime) -> bool:
+    queued = await _REQUEUE.fetchrow(connection, id=event_id, now=now) is not None
+    if queued:
+        await _NOTIFY.execute(connection)
+    return queued
+
+
+async def requeue_range(
+    connection: Connection, *, partner_id: uuid.UUID, statuses: Sequence[str], since: datetime, until: datetime,
+    now: datetime, limit: int,
+) -> int:  # fmt: skip
+    rows = await _REQUEUE_RANGE.fetch(
+        connection, partner_id=partner_id, statuses=list(statuses), since=since, until=until, now=now, limit=limit
+    )
+    if rows:
+        await _NOTIFY.execute(connection)
+    return len(rows)
+
+
+async def attempt_log(
+    connection: Connection, partner_ids: Sequence[uuid.UUID], before: datetime | None, limit: int
+) -> list[asyncpg.Record]:
+    return await _ATTEMPT_LOG.fetch(connection, partner_ids=list(partner_ids), before=before, limit=limit)
+
+
+async def alerts(connection: Connection, before_id: int | None, limit: int) -> list[asyncpg.Record]:
+    return await _ALERTS.fetch(connection, before_id=before_id, limit=limit)

@@ -32,6 +32,7 @@ OPEN_ROUTES = {
     ("POST", "/api/v1/client/2fa/enable"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/client/login"), ("POST", "/api/v1/client/refresh"),
 }  # fmt: skip
+REPLAY = {"since": "2026-01-01T00:00:00Z", "until": "2027-01-01T00:00:00Z"}
 NEW_USER = {"email": "new@toko.example", "password": PASSWORD, "role": "VIEWER"}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/partners"): {"name": "Toko Matrix"},
@@ -44,6 +45,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/admins/{admin_id}"): {"role": "VIEWER"},
     ("PUT", "/api/v1/admin/security/2fa-policy"): {"requireAdmin2fa": False},
     ("PUT", "/api/v1/client/webhook"): {"webhookUrl": "https://toko.example/hook"},
+    ("POST", "/api/v1/client/webhooks/deliveries/replay"): REPLAY,
+    ("POST", "/api/v1/admin/partners/{partner_id}/webhooks/replay"): REPLAY,
     ("POST", "/api/v1/admin/provider-accounts"): {
         "provider": "sandbox", "name": "Sandbox", "baseUrl": "http://127.0.0.1:9/sandbox",
         "credentials": {"merchant_key": "sbx_matrix_key_0123456789"}, "methods": ["qris"],

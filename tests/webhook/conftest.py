@@ -114,10 +114,11 @@ def emit(database: Database) -> Emit:
         ids = []
         async with database.transaction() as connection:
             for n in range(count):
+                order_id = uuid.uuid4()
                 ids.append(
                     await events.webhook(
-                        connection, partner_id=partner_id, event=event, at=utcnow(),
-                        data={"orderId": str(uuid.uuid4()), "reference": f"R-{n}", "status": "PAID", "n": n},
+                        connection, partner_id=partner_id, event=event, at=utcnow(), object_id=order_id,
+                        data={"orderId": str(order_id), "reference": f"R-{n}", "status": "PAID", "n": n},
                     )
                 )  # fmt: skip
         return ids
