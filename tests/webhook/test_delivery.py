@@ -230,3 +230,24 @@ def test_a_standard_webhooks_secret_is_32_bytes_of_base64() -> None:
     secret = new_webhook_secret()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+
+
+async def test_the_worker_counts_attempts_and_measures_its_queue(
+    database: Database, receiver: Receiver, make_partner: MakePartner, emit: Emit, start_worker: StartWorker
+) -> None:
+    receiver.plan = [(503, {})]
+    partner = await make_partner(receiver.url, fifo=False)
+    ids = await emit(partner.partner_id, 3)
+    async with start_worker() as worker:
+        await wait_for(
+            lambda: _count(database, "SELECT count(*) FROM webhook_events WHERE status = 'delivered'", 2),
+            what="two deliveries",
+        )
+        await worker.measure_queue()
+        registry = worker.metrics.registry
+        assert registry.get_sample_value("gerbang_webhook_attempts_total", {"outcome": "delivered"}) == 2
+        assert registry.get_sample_value("gerbang_webhook_attempts_total", {"outcome": "retry"}) == 1
+        assert registry.get_sample_value("gerbang_webhook_attempt_duration_seconds_count") == 3
+        assert registry.get_sample_value("gerbang_webhook_queue_depth") == 1  # the one waiting for its retry
+        assert registry.get_sample_value("gerbang_webhook_oldest_pending_age_seconds") == 0  # not due yet
+    assert (await statuses(database, ids))[ids[0]] in ("pending", "delivered")
