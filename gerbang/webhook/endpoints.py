@@ -4,8 +4,9 @@ the admin console's (`/api/v1/admin/...`, every partner). Each declares its perm
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -40,9 +41,25 @@ LogsRead = Annotated[AdminPrincipal, Depends(require(Permission.logs_read))]
 PartnersRead = Annotated[AdminPrincipal, Depends(require(Permission.partners_read))]
 WebhooksReplay = Annotated[AdminPrincipal, Depends(require(Permission.webhooks_replay))]
 Limit = Annotated[int, Query(ge=1, le=500)]
-BeforeSequence = Annotated[int | None, Query(alias="beforeSequence", ge=1)]
-EventTypeFilter = Annotated[str | None, Query(alias="eventType", max_length=40)]
-ObjectIdFilter = Annotated[uuid.UUID | None, Query(alias="objectId", description="An order or withdrawal id")]
+
+
+@dataclass
+class DeliveryFilters:
+    """The delivery log's filters, the same for partners and admins."""
+
+    event_type: Annotated[str | None, Query(alias="eventType", max_length=40)] = None
+    status: DeliveryStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    object_id: Annotated[uuid.UUID | None, Query(alias="objectId", description="An order or withdrawal id")] = None
+    before_sequence: Annotated[int | None, Query(alias="beforeSequence", ge=1)] = None
+    limit: Limit = 100
+
+    def values(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Filters = Annotated[DeliveryFilters, Depends()]
 
 
 @client_router.get("/webhook", operation_id="partner_user-webhook_get", summary="My webhook endpoint")
@@ -81,22 +98,9 @@ async def send_test(user: Developer, connection: DbConnection, audit: AuditTrail
 @client_router.get(
     "/webhooks/deliveries", operation_id="partner_user-webhooks_deliveries", summary="My webhook events, newest first"
 )
-async def list_deliveries(
-    user: Developer,
-    connection: DbConnection,
-    event_type: EventTypeFilter = None,
-    status: DeliveryStatus | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    object_id: ObjectIdFilter = None,
-    before_sequence: BeforeSequence = None,
-    limit: Limit = 100,
-) -> list[Delivery]:
+async def list_deliveries(user: Developer, connection: DbConnection, filters: Filters) -> list[Delivery]:
     visible = await partner_service.visible_partner_ids(connection, user.partner_id)
-    return await service.list_deliveries(
-        connection, partner_ids=visible, event_type=event_type, status=status, since=since, until=until,
-        object_id=object_id, before_sequence=before_sequence, limit=limit,
-    )  # fmt: skip
+    return await service.list_deliveries(connection, partner_ids=visible, **filters.values())
 
 
 @client_router.get(
@@ -154,19 +158,11 @@ async def api_logs(
 async def admin_list_deliveries(
     _: LogsRead,
     connection: DbConnection,
+    filters: Filters,
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
-    event_type: EventTypeFilter = None,
-    status: DeliveryStatus | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    object_id: ObjectIdFilter = None,
-    before_sequence: BeforeSequence = None,
-    limit: Limit = 100,
 ) -> list[Delivery]:
-    return await service.list_deliveries(
-        connection, partner_ids=[partner_id] if partner_id else None, event_type=event_type, status=status,
-        since=since, until=until, object_id=object_id, before_sequence=before_sequence, limit=limit,
-    )  # fmt: skip
+    partner_ids = [partner_id] if partner_id else None
+    return await service.list_deliveries(connection, partner_ids=partner_ids, **filters.values())
 
 
 @admin_router.get(
