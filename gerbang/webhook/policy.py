@@ -18,6 +18,8 @@ SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 30, 120, 600, 1800, 3600, 3 *
 """Waits after the 1st, 2nd, ... failed attempt; after the last one the event is dead-lettered."""
 JITTER = 0.2
 MAX_RETRY_AFTER = timedelta(hours=24)
+MIN_RETRY_AFTER = timedelta(seconds=1)
+"""A receiver answering `Retry-After: 0` must not burn through every attempt in a moment."""
 _RETRIED_STATUSES = frozenset({408, 425, 429})
 
 
@@ -54,7 +56,7 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         wait = max(when - now, timedelta(0))
-    return min(wait, MAX_RETRY_AFTER)
+    return min(max(wait, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
 def next_wait(failed_attempts: int, asked: timedelta | None, rng: random.Random) -> timedelta | None:

@@ -251,3 +251,17 @@ async def test_the_worker_counts_attempts_and_measures_its_queue(
         assert registry.get_sample_value("gerbang_webhook_queue_depth") == 1  # the one waiting for its retry
         assert registry.get_sample_value("gerbang_webhook_oldest_pending_age_seconds") == 0  # not due yet
     assert (await statuses(database, ids))[ids[0]] in ("pending", "delivered")
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_kept_within_bounds() -> None:
+    from datetime import UTC, datetime
+
+    from gerbang.webhook.policy import retry_after
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert retry_after("2", now) == timedelta(seconds=2)
+    assert retry_after("Tue, 01 Dec 2026 12:00:30 GMT", now) == timedelta(seconds=30)
+    assert retry_after("0", now) == timedelta(seconds=1)  # not a licence to spend every attempt at once
+    assert retry_after("99999999", now) == timedelta(hours=24)
+    assert retry_after("soon", now) is None
+    assert retry_after(None, now) is None
