@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     `http://<host>:<port>`."""
     sandbox: bool | None = None
     """Mount the sandbox provider at `/sandbox`. Default: on outside production; refused in production."""
+    withdrawal_min_amount: int = Field(default=10_000, ge=1)
+    """The smallest withdrawal in rupiah (gross); a partner's own setting overrides it."""
+    withdrawal_max_amount: int = Field(default=500_000_000, ge=1)
+    """The largest withdrawal in rupiah (gross); a partner's own setting overrides it."""
+    withdrawal_resubmit_after: Duration = timedelta(seconds=30)
+    """A withdrawal the provider has not accepted (down, or we crashed) is resubmitted after this."""
+    withdrawal_poll_after: Duration = timedelta(minutes=5)
+    """A PROCESSING withdrawal with no callback for this long is asked about."""
     webhook_concurrency: int = Field(default=64, ge=1, le=1000)
     """Webhook attempts a worker keeps in flight at once."""
     webhook_timeout: Duration = timedelta(seconds=10)

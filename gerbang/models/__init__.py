@@ -12,6 +12,7 @@ from gerbang.models.platform_setting import PlatformSetting
 from gerbang.models.provider_account import ProviderAccount, ProviderAccountVolume
 from gerbang.models.sandbox import SandboxCharge, SandboxDisbursement
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
+from gerbang.models.withdrawal import Withdrawal
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
@@ -42,5 +43,6 @@ __all__ = [
     "SeenSignature",
     "WebhookAttempt",
     "WebhookEvent",
+    "Withdrawal",
     "WorkerHeartbeat",
 ]

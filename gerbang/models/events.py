@@ -139,6 +139,8 @@ class ProviderCallback(Model):
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     event_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    withdrawal_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """Set instead of `order_id` for a disbursement callback."""
     verified: Mapped[bool] = mapped_column(Boolean, nullable=False)
     outcome: Mapped[str] = mapped_column(String(32), nullable=False)
     """`applied`, `duplicate`, `unverified`, `unparseable`, `unknown_order`, `amount_mismatch`,

@@ -71,6 +71,12 @@ class Partner(Model):
     payin_weekend_flat: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     withdrawal_percent: Mapped[Decimal] = mapped_column(_PERCENT, nullable=False, server_default="0")
     withdrawal_flat: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    withdrawal_min_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Overrides `GERBANG_WITHDRAWAL_MIN_AMOUNT` for this partner."""
+    withdrawal_max_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Overrides `GERBANG_WITHDRAWAL_MAX_AMOUNT` for this partner."""
+    withdrawal_requires_otp: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    """Console withdrawals need a TOTP code from every user, not only from those who enrolled."""
     payment_methods: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")
     """Methods the partner may use; empty means every method the platform offers."""
     provider_preferences: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, server_default="{}")

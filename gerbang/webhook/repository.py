@@ -84,9 +84,6 @@ _DISABLE = Query(
     RETURNING id
     """)
 )
-_ALERT = Query(
-    text("INSERT INTO alerts (kind, partner_id, message, created_at) VALUES (:kind, :partner_id, :message, :now)")
-)
 _SECRETS = Query(
     text("""
     SELECT id, webhook_secret_encrypted, previous_webhook_secret_encrypted, previous_webhook_secret_expires_at
@@ -144,12 +141,6 @@ async def add_to_streak(connection: Connection, partner_id: uuid.UUID, *, reset:
 
 async def disable_endpoint(connection: Connection, partner_id: uuid.UUID, reason: str, now: datetime) -> bool:
     return await _DISABLE.fetchrow(connection, partner_id=partner_id, reason=reason, now=now) is not None
-
-
-async def raise_alert(
-    connection: Connection, *, kind: str, partner_id: uuid.UUID | None, message: str, now: datetime
-) -> None:
-    await _ALERT.execute(connection, kind=kind, partner_id=partner_id, message=message, now=now)
 
 
 async def queue_state(connection: Connection) -> asyncpg.Record:

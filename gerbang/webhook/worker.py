@@ -24,6 +24,7 @@ import aiohttp
 import asyncpg
 
 from gerbang.db import Database
+from gerbang.events import alerts
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.log import get_logger
 from gerbang.kit.time import utcnow
@@ -273,7 +274,7 @@ class DeliveryWorker:
     async def _disable(self, connection: Any, partner_id: uuid.UUID, reason: str, now: datetime) -> None:
         if await repository.disable_endpoint(connection, partner_id, reason, now):
             log.warning("webhooks.endpoint_disabled", partner_id=str(partner_id), reason=reason)
-            await repository.raise_alert(
+            await alerts.raise_alert(
                 connection, kind="webhook_endpoint_disabled", partner_id=partner_id,
                 message=f"Webhooks to partner {partner_id} are disabled: {reason}", now=now,
             )  # fmt: skip

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from datetime import timedelta
 
+import aiohttp
 from prometheus_client import CollectorRegistry, start_http_server
 
 from gerbang.access import service as access_service
@@ -17,6 +18,7 @@ from gerbang.kit.time import utcnow
 from gerbang.order.expiry import BATCH, expire_due_orders
 from gerbang.webhook.metrics import WebhookMetrics
 from gerbang.webhook.worker import DeliverySettings, DeliveryWorker
+from gerbang.withdrawal.service import RECOVERY_BATCH, Payouts, recover_due
 from gerbang.worker.heartbeat import heartbeat_loop
 from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
@@ -41,6 +43,21 @@ def worker_loops(database: Database, settings: Settings, dsn: str) -> list[Worke
         async with database.transaction() as connection:
             await access_service.purge_request_logs(connection, utcnow() - settings.request_log_retention)
 
+    async def recover_withdrawals(stop: asyncio.Event) -> None:
+        # One HTTP session for the loop's life: provider calls reuse its connections.
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            payouts = Payouts(
+                database, KeyRing(settings.secret_keys), session, settings.public_base_url,
+                settings.withdrawal_min_amount, settings.withdrawal_max_amount, settings.withdrawal_resubmit_after,
+                settings.withdrawal_poll_after,
+            )  # fmt: skip
+
+            async def recover() -> None:
+                while await recover_due(payouts) == RECOVERY_BATCH:
+                    pass
+
+            await periodic("withdrawals.recover", timedelta(seconds=2), recover).run(stop)
+
     async def expire_orders() -> None:
         while await expire_due_orders(database, utcnow()) == BATCH:
             pass
@@ -50,6 +67,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str) -> list[Worke
         WorkerLoop("webhooks.deliver", deliveries.run),
         periodic("webhooks.measure_queue", timedelta(seconds=5), deliveries.measure_queue),
         periodic("orders.expire", timedelta(seconds=10), expire_orders),
+        WorkerLoop("withdrawals.recover", recover_withdrawals),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
         periodic("access.purge_request_logs", timedelta(hours=1), purge_request_logs),
     ]

@@ -4,6 +4,7 @@ it declares its authentication or is added, deliberately, to PUBLIC_ROUTES."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ PARTNER_AUTHENTICATION = {partner_request, signed_partner, server_to_server_part
 # Providers call the callback routes (each adapter verifies its own signature); customers open the QR.
 PUBLIC_ROUTES = {
     ("POST", "/api/v1/transaction/callback/{provider_name}"),
+    ("POST", "/api/v1/withdrawals/callback/{provider_name}"),
     ("GET", "/api/v1/qris/{order_id}"),
 }
 CONSOLE_PREFIXES = ("/api/v1/admin/", "/api/v1/client/", "/api/v1/auth/")
@@ -46,6 +48,6 @@ def test_partner_api_routes_authenticate_or_are_listed_public(app: FastAPI) -> N
 
 async def test_partner_api_routes_refuse_requests_without_a_key(app: FastAPI, client: httpx.AsyncClient) -> None:
     for method, path in sorted(set(_partner_api_routes(app)) - PUBLIC_ROUTES):
-        concrete = path.replace("{order_id}", "00000000-0000-4000-8000-000000000000")
+        concrete = re.sub(r"\{\w+\}", "00000000-0000-4000-8000-000000000000", path)
         response = await client.request(method, concrete, content=b"{}")
         assert (response.status_code, response.json()["error"]) == (401, "missing_api_key"), (method, path)

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import ARRAY, String, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from gerbang.kit.sql import Connection, Query
+from gerbang.models import Partner, ProviderAccount, Withdrawal
+
+_NEW = (
+    "id", "partner_id", "reference", "source", "amount", "fee", "net", "bank_code", "account_number",
+    "account_holder", "supplied_holder_name", "holder_name_mismatch", "note", "provider_account_id", "requested_by",
+    "next_check_at", "created_at", "updated_at",
+)  # fmt: skip
+_INSERT = Query(
+    pg_insert(Withdrawal)
+    .values({name: bindparam(name) for name in _NEW})
+    .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
+    .returning(*Withdrawal.__table__.columns)
+)
+_BY_REFERENCE = Query(
+    select(Withdrawal.id).where(
+        Withdrawal.partner_id == bindparam("partner_id"), Withdrawal.reference == bindparam("reference")
+    )
+)
+_GET = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")))
+_GET_FOR_UPDATE = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")).with_for_update())
+_PAYOUT_ACCOUNT = Query(
+    select(ProviderAccount.__table__)
+    .where(
+        ProviderAccount.enabled.is_(True), ProviderAccount.provider == any_(bindparam("providers", type_=ARRAY(String)))
+    )
+    .order_by(ProviderAccount.priority, ProviderAccount.created_at)
+    .limit(1)
+)
+_ACCOUNT = Query(select(ProviderAccount.__table__).where(ProviderAccount.id == bindparam("id")))
+# Compare-and-set: a withdrawal leaves `expected` once, whoever tries first.
+_MOVE = Query(
+    update(Withdrawal)
+    .where(Withdrawal.id == bindparam("id"), Withdrawal.status == bindparam("expected"))
+    .values(
+        status=bindparam("status"), provider_reference=bindparam("provider_reference"),
+        failure_reason=bindparam("failure_reason"), completed_at=bindparam("completed_at"),
+        failed_at=bindparam("failed_at"), next_check_at=bindparam("next_check_at"), claimed_until=None,
+        updated_at=bindparam("now"),
+    )
+    .returning(*Withdrawal.__table__.columns)
+)  # fmt: skip
+_RESCHEDULE = Query(
+    update(Withdrawal)
+    .where(Withdrawal.id == bindparam("id"))
+    .values(next_check_at=bindparam("next_check_at"), claimed_until=None, updated_at=bindparam("now"))
+)
+_COUNT_SUBMIT = Query(
+    update(Withdrawal).where(Withdrawal.id == bindparam("id")).values(submit_attempts=Withdrawal.submit_attempts + 1)
+)
+_CLAIM_DUE = Query(
+    text("""
+    WITH due AS (
+        SELECT id FROM withdrawals
+        WHERE status IN ('PENDING', 'PROCESSING') AND next_check_at <= :now
+          AND (claimed_until IS NULL OR claimed_until < :now)
+        ORDER BY next_check_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE withdrawals w SET claimed_until = :lease_until FROM due WHERE w.id = due.id
+    RETURNING w.id, w.status
+    """)
+)
+
+
+async def insert(connection: Connection, **values: Any) -> asyncpg.Record | None:
+    """None if the partner already has a withdrawal with this reference."""
+    return await _INSERT.fetchrow(connection, **values)
+
+
+async def id_by_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await _BY_REFERENCE.fetchval(connection, partner_id=partner_id, reference=reference)
+    return found
+
+
+async def get(connection: Connection, withdrawal_id: uuid.UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+    return await (_GET_FOR_UPDATE if for_update else _GET).fetchrow(connection, id=withdrawal_id)
+
+
+async def payout_account(connection: Connection, providers: Sequence[str]) -> asyncpg.Record | None:
+    return await _PAYOUT_ACCOUNT.fetchrow(connection, providers=list(providers))
+
+
+async def provider_account(connection: Connection, account_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _ACCOUNT.fetchrow(connection, id=account_id)
+
+
+async def move(
+    connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, status: str, now: datetime,
+    next_check_at: datetime, provider_reference: str | None = None, failure_reason: str | None = None,
+) -> asyncpg.Record | None:  # fmt: skip
+    """The withdrawal after moving from `expected` to `status`; None if it was no longer `expected`."""
+    return await _MOVE.fetchrow(
+        connection, id=withdrawal_id, expected=expected, status=status, now=now, next_check_at=next_check_at,
+        provider_reference=provider_reference, failure_reason=failure_reason,
+        completed_at=now if status == "COMPLETED" else None, failed_at=now if status == "FAILED" else None,
+    )  # fmt: skip
+
+
+async def reschedule(connection: Connection, withdrawal_id: uuid.UUID, next_check_at: datetime, now: datetime) -> None:
+    await _RESCHEDULE.execute(connection, id=withdrawal_id, next_check_at=next_check_at, now=now)
+
+
+async def count_submit(connection: Connection, withdrawal_id: uuid.UUID) -> None:
+    await _COUNT_SUBMIT.execute(connection, id=withdrawal_id)
+
+
+async def claim_due(
+    connection: Connection, *, now: datetime, lease_until: datetime, limit: int
+) -> list[asyncpg.Record]:
+    return await _CLAIM_DUE.fetch(connection, now=now, lease_until=lease_until, limit=limit)
+
+
+def list_query(
+    *, partner_ids: Sequence[uuid.UUID], status: str | None, reference: str | None, since: datetime | None,
+    until: datetime | None, before: datetime | None, limit: int,
+) -> tuple[Query, dict[str, Any]]:  # fmt: skip
+    statement = select(*Withdrawal.__table__.columns).where(Withdrawal.partner_id == any_(bindparam("partner_ids")))
+    values: dict[str, Any] = {"partner_ids": list(partner_ids), "limit": limit}
+    filters: dict[str, tuple[object, Any]] = {
+        "status": (status, Withdrawal.status == bindparam("status")),
+        "reference": (reference, Withdrawal.reference == bindparam("reference")),
+        "since": (since, Withdrawal.created_at >= bindparam("since")),
+        "until": (until, Withdrawal.created_at < bindparam("until")),
+        "before": (before, Withdrawal.created_at < bindparam("before")),
+    }
+    for name, (value, condition) in filters.items():
+        if value is not None:
+            statement = statement.where(condition)
+            values[name] = value
+    return Query(statement.order_by(Withdrawal.created_at.desc()).limit(bindparam("limit"))), values
+
+
+_LIMITS = Query(
+    select(Partner.withdrawal_min_amount, Partner.withdrawal_max_amount, Partner.withdrawal_requires_otp).where(
+        Partner.id == bindparam("partner_id")
+    )
+)
+
+
+async def limits(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record:
+    row = await _LIMITS.fetchrow(connection, partner_id=partner_id)
+    assert row is not None  # noqa: S101 (the partner was just read)
+    return row

@@ -1,0 +1,388 @@
+"""Withdrawals: validate, hold, pay out through a provider, and settle on the provider's word.
+
+The flow never holds a database connection across a provider call:
+1. (no transaction) the provider's account inquiry gives the beneficiary's name;
+2. transaction 1 writes the withdrawal PENDING and moves the gross from available to held, together:
+   there is never a hold without a withdrawal, nor a withdrawal without its hold;
+3. (no transaction) the disbursement goes to the provider with the withdrawal's id as its idempotency id;
+4. transaction 2 records the answer.
+A crash between 2 and 4 leaves a PENDING withdrawal whose `next_check_at` passes: the recovery job
+resubmits it with the same id (the provider answers with the same disbursement, never a second one).
+Every transition is a compare-and-set and every ledger effect has its own idempotency key, so a storm of
+callbacks, polls and resubmissions moves the money once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from gerbang.db import Database
+from gerbang.events import alerts
+from gerbang.events import service as events
+from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
+from gerbang.kit.crypto import KeyRing
+from gerbang.kit.log import get_logger
+from gerbang.kit.money import FeeRate
+from gerbang.kit.sql import Connection
+from gerbang.kit.time import to_jakarta, utcnow
+from gerbang.ledger import service as ledger
+from gerbang.partner import service as partner_service
+from gerbang.provider.base import (
+    AccountInquiry,
+    AccountInquiryResult,
+    DisbursementRequest,
+    DisbursementStatus,
+    ProviderError,
+    ProviderRejected,
+)
+from gerbang.provider.registry import PAYOUT_PROVIDERS, payout_provider
+from gerbang.routing.accounts import adapter_account
+from gerbang.withdrawal import repository
+from gerbang.withdrawal.schemas import AccountCheck, WithdrawalCreate, WithdrawalView
+
+log = get_logger("gerbang.withdrawals")
+
+CLAIM_LEASE = timedelta(seconds=60)
+RECOVERY_BATCH = 50
+
+
+class ParentCannotWithdraw(UnprocessableEntity):
+    code = "parent_cannot_withdraw"
+
+
+class AmountOutOfRange(UnprocessableEntity):
+    code = "amount_out_of_range"
+
+
+class AmountBelowFee(UnprocessableEntity):
+    code = "amount_below_fee"
+
+
+class InvalidBankAccount(UnprocessableEntity):
+    code = "invalid_bank_account"
+
+
+class UnsupportedBank(UnprocessableEntity):
+    code = "unsupported_bank"
+
+
+class NoPayoutProvider(UnprocessableEntity):
+    code = "no_payout_provider"
+
+
+class DuplicateReference(Conflict):
+    code = "duplicate_reference"
+
+
+class PayoutProviderError(GerbangError):
+    status_code = 502
+    code = "provider_error"
+
+
+class WithdrawalNotFound(NotFound):
+    code = "withdrawal_not_found"
+
+
+@dataclass(frozen=True)
+class Payouts:
+    """What paying out needs from the running process."""
+
+    database: Database
+    key_ring: KeyRing
+    session: aiohttp.ClientSession
+    public_url: str
+    min_amount: int
+    max_amount: int
+    resubmit_after: timedelta
+    poll_after: timedelta
+
+    def callback_url(self, provider: str) -> str:
+        return f"{self.public_url}/api/v1/withdrawals/callback/{provider}"
+
+
+def view(row: asyncpg.Record) -> WithdrawalView:
+    return WithdrawalView.model_validate(dict(row))
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.upper().split()) == " ".join(b.upper().split())
+
+
+async def _payout_account(connection: Connection) -> asyncpg.Record:
+    account = await repository.payout_account(connection, sorted(PAYOUT_PROVIDERS))
+    if account is None:
+        raise NoPayoutProvider("no provider account can pay out now")
+    return account
+
+
+async def _inquire(
+    payouts: Payouts, account: asyncpg.Record, bank_code: str, account_number: str
+) -> AccountInquiryResult:
+    adapter = payout_provider(account["provider"])
+    try:
+        return await adapter.account_inquiry(
+            payouts.session, adapter_account(account, payouts.key_ring), AccountInquiry(bank_code, account_number)
+        )
+    except ProviderRejected as refused:
+        raise UnsupportedBank(str(refused)) from None
+    except ProviderError as error:
+        raise PayoutProviderError(f"the account could not be checked now: {error}") from None
+
+
+async def validate_account(payouts: Payouts, bank_code: str, account_number: str) -> AccountCheck:
+    async with payouts.database.transaction() as connection:
+        account = await _payout_account(connection)
+    result = await _inquire(payouts, account, bank_code, account_number)
+    return AccountCheck(
+        valid=result.valid, bank_code=result.bank_code, account_number=result.account_number,
+        account_holder=result.holder_name, reason=result.reason,
+    )  # fmt: skip
+
+
+async def request(
+    payouts: Payouts, partner_id: uuid.UUID, body: WithdrawalCreate, *, source: str, requested_by: str
+) -> WithdrawalView:
+    now = utcnow()
+    async with payouts.database.transaction() as connection:
+        partner = await partner_service.get_partner(connection, partner_id)
+        if not await partner_service.can_withdraw(connection, partner_id):
+            raise ParentCannotWithdraw("a parent partner's balance is its children's: withdraw from a child")
+        limits = await repository.limits(connection, partner_id)
+        low = limits["withdrawal_min_amount"] or payouts.min_amount
+        high = limits["withdrawal_max_amount"] or payouts.max_amount
+        if not low <= body.amount <= high:
+            raise AmountOutOfRange(f"a withdrawal is between {low} and {high} rupiah")
+        fee = FeeRate(partner.fees.withdrawal_percent, partner.fees.withdrawal_flat).fee_for(body.amount)
+        if fee >= body.amount:
+            raise AmountBelowFee(f"the amount must exceed the fee ({fee})")
+        account = await _payout_account(connection)
+    checked = await _inquire(payouts, account, body.bank_code, body.account_number)
+    if not checked.valid or checked.holder_name is None:
+        raise InvalidBankAccount(f"the bank does not know this account ({checked.reason or 'invalid'})")
+    withdrawal_id = uuid.uuid4()
+    supplied = body.account_holder_name
+    async with payouts.database.transaction() as connection:
+        row = await repository.insert(
+            connection, id=withdrawal_id, partner_id=partner_id, reference=body.reference or str(withdrawal_id),
+            source=source, amount=body.amount, fee=fee, net=body.amount - fee, bank_code=checked.bank_code,
+            account_number=checked.account_number, account_holder=checked.holder_name, supplied_holder_name=supplied,
+            holder_name_mismatch=supplied is not None and not _same_name(supplied, checked.holder_name),
+            note=body.note, provider_account_id=account["id"], requested_by=requested_by,
+            next_check_at=now + payouts.resubmit_after, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if row is None:
+            existing = await repository.id_by_reference(connection, partner_id, body.reference or "")
+            raise DuplicateReference(f"reference {body.reference!r} is already withdrawal {existing}")
+        # Refused for want of funds, the whole transaction rolls back: no withdrawal, no hold.
+        await ledger.withdrawal_hold(connection, withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
+        await events.outbox(
+            connection, topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested",
+            data=payload(row), at=now,
+        )  # fmt: skip
+    await submit(payouts, row)
+    return await get(payouts.database, withdrawal_id)
+
+
+async def get(database: Database, withdrawal_id: uuid.UUID) -> WithdrawalView:
+    async with database.transaction() as connection:
+        row = await repository.get(connection, withdrawal_id)
+    if row is None:
+        raise WithdrawalNotFound(f"no withdrawal {withdrawal_id}")
+    return view(row)
+
+
+async def get_visible(connection: Connection, withdrawal_id: uuid.UUID, partner_ids: list[uuid.UUID]) -> WithdrawalView:
+    row = await repository.get(connection, withdrawal_id)
+    if row is None or row["partner_id"] not in partner_ids:
+        raise WithdrawalNotFound(f"no withdrawal {withdrawal_id}")
+    return view(row)
+
+
+async def submit(payouts: Payouts, row: asyncpg.Record) -> None:
+    """Sends the disbursement (again: the provider dedupes by our id) and records the answer."""
+    async with payouts.database.transaction() as connection:
+        account = await repository.provider_account(connection, row["provider_account_id"])
+        await repository.count_submit(connection, row["id"])
+    assert account is not None  # noqa: S101 (a foreign key)
+    adapter = payout_provider(account["provider"])
+    request_ = DisbursementRequest(
+        withdrawal_id=row["id"], amount=row["net"], bank_code=row["bank_code"], account_number=row["account_number"],
+        holder_name=row["account_holder"], callback_url=payouts.callback_url(account["provider"]), note=row["note"],
+    )  # fmt: skip
+    try:
+        answer = await adapter.create_disbursement(
+            payouts.session, adapter_account(account, payouts.key_ring), request_
+        )
+    except ProviderRejected as refused:
+        async with payouts.database.transaction() as connection:
+            locked = await repository.get(connection, row["id"], for_update=True)
+            assert locked is not None  # noqa: S101
+            await apply_status(connection, payouts, locked, DisbursementStatus.failed, reason=str(refused)[:500])
+        return
+    except ProviderError as error:
+        # Unknown whether it arrived: the recovery job asks again later with the same id.
+        log.warning("withdrawal.submit_failed", withdrawal_id=str(row["id"]), error=str(error)[:200])
+        async with payouts.database.transaction() as connection:
+            await repository.reschedule(connection, row["id"], utcnow() + payouts.resubmit_after, utcnow())
+        return
+    async with payouts.database.transaction() as connection:
+        locked = await repository.get(connection, row["id"], for_update=True)
+        assert locked is not None  # noqa: S101
+        await apply_status(connection, payouts, locked, answer.status, provider_reference=answer.provider_reference)
+
+
+def payload(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    """The withdrawal's fields in its webhook and Kafka events."""
+
+    def stamp(value: datetime | None) -> str | None:
+        return to_jakarta(value).isoformat() if value else None
+
+    return {
+        "withdrawalId": str(row["id"]), "reference": row["reference"], "status": row["status"],
+        "amount": row["amount"], "fee": row["fee"], "netAmount": row["net"], "bankCode": row["bank_code"],
+        "accountNumber": row["account_number"], "accountHolder": row["account_holder"],
+        "providerReference": row["provider_reference"], "failureReason": row["failure_reason"],
+        "createdAt": stamp(row["created_at"]), "completedAt": stamp(row["completed_at"]),
+        "failedAt": stamp(row["failed_at"]),
+    }  # fmt: skip
+
+
+async def _announce(connection: Connection, row: asyncpg.Record, now: datetime) -> None:
+    kind = "completed" if row["status"] == "COMPLETED" else "failed"
+    data = payload(row)
+    await events.webhook(
+        connection, partner_id=row["partner_id"], event=f"withdrawal.{kind}", data=data, at=now, object_id=row["id"]
+    )
+    await events.outbox(
+        connection, topic="withdraws.v1", key=str(row["id"]), event=f"withdraw.{kind}", data=data, at=now
+    )
+
+
+async def apply_status(
+    connection: Connection, payouts: Payouts, row: asyncpg.Record, status: DisbursementStatus, *,
+    provider_reference: str | None = None, reason: str | None = None,
+) -> str:  # fmt: skip
+    """Moves the withdrawal (read FOR UPDATE) to what the provider says of it; returns the outcome to keep."""
+    now = utcnow()
+    current = row["status"]
+    reference = provider_reference or row["provider_reference"]
+    ids = {"withdrawal_id": row["id"], "partner_id": row["partner_id"]}
+    match status:
+        case DisbursementStatus.pending | DisbursementStatus.processing:
+            if current != "PENDING":
+                return "ignored"
+            await repository.move(
+                connection, row["id"], expected="PENDING", status="PROCESSING", now=now,
+                next_check_at=now + payouts.poll_after, provider_reference=reference,
+            )  # fmt: skip
+            return "applied"
+        case DisbursementStatus.completed:
+            if current == "COMPLETED":
+                return "duplicate"
+            if current == "FAILED":
+                return await _complete_after_failure(connection, payouts, row, reference, now)
+            moved = await repository.move(
+                connection, row["id"], expected=current, status="COMPLETED", now=now, next_check_at=now,
+                provider_reference=reference,
+            )  # fmt: skip
+            assert moved is not None  # noqa: S101 (the row is locked)
+            await ledger.withdrawal_complete(
+                connection, **ids, provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"]
+            )
+            await _announce(connection, moved, now)
+            return "applied"
+        case DisbursementStatus.failed:
+            if current == "FAILED":
+                return "duplicate"
+            if current == "COMPLETED":
+                await alerts.raise_alert(
+                    connection, kind="withdrawal_contradicted", partner_id=row["partner_id"], now=now,
+                    message=f"Withdrawal {row['id']} is COMPLETED; the provider now reports it failed: check by hand",
+                )  # fmt: skip
+                return "contradicting"
+            moved = await repository.move(
+                connection, row["id"], expected=current, status="FAILED", now=now, next_check_at=now,
+                provider_reference=reference, failure_reason=reason or "the provider reported the payout failed",
+            )  # fmt: skip
+            assert moved is not None  # noqa: S101 (the row is locked)
+            await ledger.withdrawal_release(connection, **ids, gross=row["amount"])
+            await _announce(connection, moved, now)
+            return "applied"
+
+
+async def _complete_after_failure(
+    connection: Connection, payouts: Payouts, row: asyncpg.Record, reference: str | None, now: datetime
+) -> str:
+    """The provider changed its mind: the money did leave. The hold was released, so the gross comes back
+    out of available, once (the completion's ledger key is the same whichever way it arrives)."""
+    try:
+        async with connection.transaction():  # a savepoint: a refusal leaves the rest of the work intact
+            await ledger.withdrawal_complete(
+                connection, withdrawal_id=row["id"], partner_id=row["partner_id"],
+                provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"], after_release=True,
+            )  # fmt: skip
+    except ledger.InsufficientFunds:
+        await alerts.raise_alert(
+            connection, kind="withdrawal_completed_unfunded", partner_id=row["partner_id"], now=now,
+            message=f"Withdrawal {row['id']} failed, then completed, but its refund was already spent: recover by hand",
+        )  # fmt: skip
+        return "contradicting"
+    moved = await repository.move(
+        connection, row["id"], expected="FAILED", status="COMPLETED", now=now, next_check_at=now,
+        provider_reference=reference,
+    )  # fmt: skip
+    assert moved is not None  # noqa: S101 (the row is locked)
+    await alerts.raise_alert(
+        connection, kind="withdrawal_completed_after_failure", partner_id=row["partner_id"], now=now,
+        message=f"Withdrawal {row['id']} was reported failed, then completed; debited once from available",
+    )  # fmt: skip
+    await _announce(connection, moved, now)
+    return "late_completion"
+
+
+async def recover_due(payouts: Payouts, limit: int = RECOVERY_BATCH) -> int:
+    """The recovery job: resubmit PENDING withdrawals nobody accepted, ask about PROCESSING ones that went
+    quiet. Claimed under a lease, so workers share the work. Returns how many it looked at."""
+    now = utcnow()
+    async with payouts.database.transaction() as connection:
+        due = await repository.claim_due(connection, now=now, lease_until=now + CLAIM_LEASE, limit=limit)
+    for claimed in due:
+        async with payouts.database.transaction() as connection:
+            row = await repository.get(connection, claimed["id"])
+        assert row is not None  # noqa: S101
+        if row["status"] == "PENDING":
+            await submit(payouts, row)
+        elif row["status"] == "PROCESSING":
+            await _poll(payouts, row)
+    return len(due)
+
+
+async def _poll(payouts: Payouts, row: asyncpg.Record) -> None:
+    async with payouts.database.transaction() as connection:
+        account = await repository.provider_account(connection, row["provider_account_id"])
+    assert account is not None  # noqa: S101
+    adapter = payout_provider(account["provider"])
+    try:
+        answer = await adapter.disbursement_status(
+            payouts.session, adapter_account(account, payouts.key_ring), row["id"], row["provider_reference"]
+        )
+    except ProviderError as error:
+        log.warning("withdrawal.poll_failed", withdrawal_id=str(row["id"]), error=str(error)[:200])
+        async with payouts.database.transaction() as connection:
+            await repository.reschedule(connection, row["id"], utcnow() + payouts.poll_after, utcnow())
+        return
+    async with payouts.database.transaction() as connection:
+        locked = await repository.get(connection, row["id"], for_update=True)
+        assert locked is not None  # noqa: S101
+        outcome = await apply_status(
+            connection, payouts, locked, answer.status, provider_reference=answer.provider_reference,
+            reason=answer.reason,
+        )  # fmt: skip
+        if outcome == "ignored":  # still in progress: look again later
+            await repository.reschedule(connection, row["id"], utcnow() + payouts.poll_after, utcnow())
