@@ -13,6 +13,7 @@ from gerbang.db import DbConnection
 from gerbang.ledger import service as ledger_service
 from gerbang.ledger.schemas import ReconcileReport
 from gerbang.webhook import endpoints as webhook_endpoints
+from gerbang.withdrawal import console as withdrawal_console
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -30,3 +31,4 @@ router.include_router(partners.router)
 router.include_router(security.router)
 router.include_router(provider_accounts.router)
 router.include_router(webhook_endpoints.admin_router)
+router.include_router(withdrawal_console.admin_router)

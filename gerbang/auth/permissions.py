@@ -24,6 +24,8 @@ class Permission(enum.StrEnum):
     audit_read = "audit.read"
     logs_read = "logs.read"
     webhooks_replay = "webhooks.replay"
+    withdrawals_read = "withdrawals.read"
+    withdrawals_manage = "withdrawals.manage"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
 
@@ -35,6 +37,7 @@ class PartnerPermission(enum.StrEnum):
     users_manage = "users.manage"
     developer = "developer"
     audit_read = "audit.read"
+    withdrawals = "withdrawals"
 
 
 _EVERYONE = frozenset(AdminRole)
@@ -52,6 +55,10 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.audit_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.logs_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
     Permission.webhooks_replay: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.SUPPORT}),
+    Permission.withdrawals_read: frozenset(
+        {AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE, AdminRole.SUPPORT}
+    ),
+    Permission.withdrawals_manage: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
 }
@@ -60,6 +67,7 @@ PARTNER_ROLE_PERMISSIONS: dict[PartnerPermission, frozenset[PartnerRole]] = {
     PartnerPermission.users_manage: frozenset({PartnerRole.OWNER}),
     PartnerPermission.developer: frozenset({PartnerRole.OWNER, PartnerRole.DEVELOPER}),
     PartnerPermission.audit_read: frozenset({PartnerRole.OWNER}),
+    PartnerPermission.withdrawals: frozenset({PartnerRole.OWNER, PartnerRole.FINANCE}),
 }
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 from gerbang.auth import totp
-from gerbang.auth.user_repository import UserTable, replace_recovery_codes, use_recovery_code
+from gerbang.auth.user_repository import PARTNER_USERS, UserTable, replace_recovery_codes, use_recovery_code
 from gerbang.exceptions import Conflict, Forbidden, Unauthorized, UnprocessableEntity
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.sql import Connection
@@ -110,3 +110,23 @@ async def confirm_enrolment(
     codes = totp.new_recovery_codes()
     await replace_recovery_codes(connection, users.audience, user_id, [totp.recovery_code_hash(c) for c in codes])
     return codes
+
+
+class TwoFactorNotEnrolled(Forbidden):
+    code = "two_factor_enrolment_required"
+
+
+async def confirm_payout(
+    connection: Connection, key_ring: KeyRing, *, user_id: uuid.UUID, otp: str | None, required: bool, now: datetime
+) -> None:
+    """A console withdrawal: a partner user with 2FA proves it with a current code (or a recovery code); where
+    the partner requires 2FA for withdrawals, a user who has not enrolled is refused."""
+    state = await PARTNER_USERS.totp_state(connection, user_id)
+    if state is None or state["totp_secret_encrypted"] is None:
+        if required:
+            raise TwoFactorNotEnrolled("this partner requires two-factor authentication for withdrawals: enrol first")
+        return
+    await check_second_factor(
+        connection, key_ring, PARTNER_USERS, user_id=user_id, secret_encrypted=state["totp_secret_encrypted"],
+        last_step=state["totp_last_step"], otp=otp, now=now,
+    )  # fmt: skip

@@ -26,6 +26,7 @@ from gerbang.partner.management import management_router
 from gerbang.partner.schemas import Partner
 from gerbang.partner.service import PartnerNotFound
 from gerbang.webhook import endpoints as webhook_endpoints
+from gerbang.withdrawal import console as withdrawal_console
 
 router = APIRouter(prefix="/client", tags=["partner console"])
 
@@ -118,3 +119,4 @@ router.include_router(
 )
 
 router.include_router(webhook_endpoints.client_router)
+router.include_router(withdrawal_console.client_router, prefix="/withdrawals")

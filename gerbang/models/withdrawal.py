@@ -63,6 +63,8 @@ class Withdrawal(Model):
     next_check_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     """When the recovery job next looks: resubmits a PENDING one, asks the provider about a PROCESSING one."""
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("withdrawals.id"), nullable=True)
+    """The withdrawal this one retries: one the provider refused before accepting it."""
     requested_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     """`api_key:<id>` or `partner_user:<id>` or `admin:<id>`."""
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

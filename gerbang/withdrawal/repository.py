@@ -15,7 +15,7 @@ from gerbang.models import Partner, ProviderAccount, Withdrawal
 _NEW = (
     "id", "partner_id", "reference", "source", "amount", "fee", "net", "bank_code", "account_number",
     "account_holder", "supplied_holder_name", "holder_name_mismatch", "note", "provider_account_id", "requested_by",
-    "next_check_at", "created_at", "updated_at",
+    "retry_of", "next_check_at", "created_at", "updated_at",
 )  # fmt: skip
 _INSERT = Query(
     pg_insert(Withdrawal)

@@ -60,6 +60,7 @@ class WithdrawalView(BaseModel):
     note: str | None
     provider_reference: str | None = Field(alias="providerReference")
     failure_reason: str | None = Field(alias="failureReason")
+    retry_of: uuid.UUID | None = Field(alias="retryOf")
     created_at: datetime = Field(alias="createdAt")
     completed_at: datetime | None = Field(alias="completedAt")
     failed_at: datetime | None = Field(alias="failedAt")

@@ -146,8 +146,9 @@ async def validate_account(payouts: Payouts, bank_code: str, account_number: str
 
 
 async def request(
-    payouts: Payouts, partner_id: uuid.UUID, body: WithdrawalCreate, *, source: str, requested_by: str
-) -> WithdrawalView:
+    payouts: Payouts, partner_id: uuid.UUID, body: WithdrawalCreate, *, source: str, requested_by: str,
+    retry_of: uuid.UUID | None = None,
+) -> WithdrawalView:  # fmt: skip
     now = utcnow()
     async with payouts.database.transaction() as connection:
         partner = await partner_service.get_partner(connection, partner_id)
@@ -161,6 +162,10 @@ async def request(
         fee = FeeRate(partner.fees.withdrawal_percent, partner.fees.withdrawal_flat).fee_for(body.amount)
         if fee >= body.amount:
             raise AmountBelowFee(f"the amount must exceed the fee ({fee})")
+        # A look without a lock: most requests the balance cannot cover end here, before the bank is asked
+        # and before they queue for the balance's row lock (which decides, again, for those that pass).
+        if (await ledger.partner_balances(connection, partner_id)).available < body.amount:
+            raise ledger.InsufficientFunds("the available balance does not cover this withdrawal")
         account = await _payout_account(connection)
     checked = await _inquire(payouts, account, body.bank_code, body.account_number)
     if not checked.valid or checked.holder_name is None:
@@ -173,7 +178,7 @@ async def request(
             source=source, amount=body.amount, fee=fee, net=body.amount - fee, bank_code=checked.bank_code,
             account_number=checked.account_number, account_holder=checked.holder_name, supplied_holder_name=supplied,
             holder_name_mismatch=supplied is not None and not _same_name(supplied, checked.holder_name),
-            note=body.note, provider_account_id=account["id"], requested_by=requested_by,
+            note=body.note, provider_account_id=account["id"], requested_by=requested_by, retry_of=retry_of,
             next_check_at=now + payouts.resubmit_after, created_at=now, updated_at=now,
         )  # fmt: skip
         if row is None:
@@ -187,6 +192,29 @@ async def request(
         )  # fmt: skip
     await submit(payouts, row)
     return await get(payouts.database, withdrawal_id)
+
+
+class NotRetryable(Conflict):
+    code = "withdrawal_not_retryable"
+
+
+async def retry(
+    payouts: Payouts, partner_id: uuid.UUID, withdrawal_id: uuid.UUID, *, requested_by: str
+) -> WithdrawalView:
+    """A new withdrawal like one the provider refused before accepting it (nothing left the account, and its
+    hold was released); anything the provider accepted is its to finish, never ours to repeat."""
+    async with payouts.database.transaction() as connection:
+        original = await get_visible(connection, withdrawal_id, [partner_id])
+    if original.status != "FAILED" or original.provider_reference is not None:
+        raise NotRetryable("only a withdrawal the provider refused before accepting it can be retried")
+    body = WithdrawalCreate(
+        amount=original.amount, bank_code=original.bank_code, account_number=original.account_number,
+        account_holder_name=original.supplied_holder_name, note=original.note,
+        reference=f"{original.reference[:70]}:retry:{uuid.uuid4().hex[:8]}",
+    )  # fmt: skip
+    return await request(
+        payouts, partner_id, body, source=original.source, requested_by=requested_by, retry_of=original.id
+    )
 
 
 async def get(database: Database, withdrawal_id: uuid.UUID) -> WithdrawalView:

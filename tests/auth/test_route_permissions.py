@@ -46,6 +46,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/admin/security/2fa-policy"): {"requireAdmin2fa": False},
     ("PUT", "/api/v1/client/webhook"): {"webhookUrl": "https://toko.example/hook"},
     ("POST", "/api/v1/client/webhooks/deliveries/replay"): REPLAY,
+    ("POST", "/api/v1/client/withdrawals/validate-account"): {"bankCode": "BCA", "accountNumber": "1234567890"},
+    ("POST", "/api/v1/client/withdrawals"): {"amount": 50000, "bankCode": "BCA", "accountNumber": "1234567890"},
+    ("POST", "/api/v1/admin/withdrawals/{withdrawal_id}/mark-failed"): {"reason": "the bank bounced it"},
+    ("POST", "/api/v1/admin/withdrawals/{withdrawal_id}/mark-completed"): {"providerReference": "BANK-1"},
     ("POST", "/api/v1/admin/partners/{partner_id}/webhooks/replay"): REPLAY,
     ("POST", "/api/v1/admin/provider-accounts"): {
         "provider": "sandbox", "name": "Sandbox", "baseUrl": "http://127.0.0.1:9/sandbox",

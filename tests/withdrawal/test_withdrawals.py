@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from gerbang.db import Database
 from gerbang.kit.time import utcnow
+from gerbang.ledger import service as ledger
 from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
 from gerbang.withdrawal import service
 from gerbang.withdrawal.endpoints import payouts_of
@@ -192,10 +193,14 @@ async def test_five_hundred_at_once_never_spend_more_than_the_balance(
     responses = await asyncio.gather(*(s2s(shop, "POST", CREATE, _body(1_000, reference=f"R-{n}")) for n in range(500)))
     codes = Counter((r.status_code, r.json().get("error")) for r in responses)
     assert codes == {(201, None): 100, (422, "insufficient_funds"): 400}, codes
-    available, _, held = await balances(database, shop)
-    completed = await _count(database, "SELECT coalesce(sum(amount), 0) FROM withdrawals WHERE status = 'COMPLETED'")
-    assert available == 0
-    assert held + completed == 100_000  # the sandbox may already have completed some
+    async with database.transaction() as connection:  # one snapshot: the sandbox is completing some meanwhile
+        await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        found = await ledger.partner_balances(connection, shop.id)
+        completed = await connection.fetchval(
+            "SELECT coalesce(sum(amount), 0) FROM withdrawals WHERE status = 'COMPLETED'"
+        )
+    assert found.available == 0
+    assert found.held + completed == 100_000
     assert await _count(database, "SELECT count(*) FROM withdrawals") == 100  # a refusal leaves no row
     assert await reconcile_clean(database)
 

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("submit_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retry_of", sa.Uuid(), nullable=True),
         sa.Column("requested_by", sa.String(length=80), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
@@ -53,6 +54,7 @@ def upgrade() -> None:
             "amount > 0 AND fee >= 0 AND net > 0 AND amount = fee + net", name=op.f("withdrawals_amounts_check")
         ),
         sa.ForeignKeyConstraint(["partner_id"], ["partners.id"], name=op.f("withdrawals_partner_id_fkey")),
+        sa.ForeignKeyConstraint(["retry_of"], ["withdrawals.id"], name=op.f("withdrawals_retry_of_fkey")),
         sa.ForeignKeyConstraint(
             ["provider_account_id"], ["provider_accounts.id"], name=op.f("withdrawals_provider_account_id_fkey")
         ),
