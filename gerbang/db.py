@@ -14,6 +14,7 @@ from typing import Annotated
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 
@@ -79,14 +80,27 @@ class Database:
     async def dispose(self) -> None:
         await self.pool.close()
 
+    async def _acquire(self) -> PoolConnectionProxy[asyncpg.Record]:
+        try:
+            return await self.pool.acquire(timeout=self.acquire_timeout_s)
+        except TimeoutError:
+            raise DatabaseBusy("no database connection became free in time; retry shortly") from None
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection outside any transaction: each statement commits on its own. For work that is one
+        statement, or statements that need not commit together: it saves the BEGIN and COMMIT round trips."""
+        connection = await self._acquire()
+        try:
+            yield connection
+        finally:
+            await self.pool.release(connection)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection in a transaction: committed on exit, rolled back if the block raises (except
         errors marked `commits_transaction`)."""
-        try:
-            connection = await self.pool.acquire(timeout=self.acquire_timeout_s)
-        except TimeoutError:
-            raise DatabaseBusy("no database connection became free in time; retry shortly") from None
+        connection = await self._acquire()
         try:
             transaction = connection.transaction()
             await transaction.start()

@@ -185,6 +185,7 @@ def _orders(
 
     for side in sides if load.warmup_s > 0 else ():
         side.warm(measure(side, command(side, load.warmup_s, 0)))
+    uvloop.run(payin_seed.analyze(measure.database_url))
     for _ in range(load.runs):
         for side in sides:
             result = measure(side, command(side, load.duration_s, RUN_WARMUP_S))
@@ -214,6 +215,7 @@ def _callbacks(
         "gerbang": uvloop.run(payin_seed.create_pending_orders(measure.database_url, seeded, total)),
         "baseline": uvloop.run(payin_seed.create_baseline_orders(measure.database_url, slices[-1][1])),
     }
+    uvloop.run(payin_seed.analyze(measure.database_url))
 
     def command(side: Side, index: int, start: int, stop: int) -> list[str]:
         kind = "gerbang" if side.key.startswith("gerbang") else "baseline"

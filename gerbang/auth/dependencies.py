@@ -36,8 +36,10 @@ class IpNotAllowed(Forbidden):
 async def _authenticate(
     request: Request, *, unsigned_allowed: bool, scopes: tuple[str, ...] = ()
 ) -> AuthenticatedPartner:
-    """In a transaction of its own, committed before the route runs: a seen signature stays seen even if
-    the request then fails, and a route that calls a provider holds no connection while it waits."""
+    """Outside the route's work, committed before the route runs: a seen signature stays seen even if
+    the request then fails, and a route that calls a provider holds no connection while it waits. The
+    key is read and the signature remembered by one statement each, with no transaction around them
+    (each commits on its own; a key read needs no commit)."""
     body = await request.body()
     signed = SignedRequest(
         method=request.method,
@@ -51,7 +53,7 @@ async def _authenticate(
         request.state.partner_request = LoggedRequest(partner_id, api_key_id, body)
 
     database: Database = request.app.state.database
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         partner = await service.authenticate(
             connection,
             request.app.state.key_ring,

@@ -7,6 +7,7 @@ initiation 12) carries the amount, so the customer's app cannot change it.
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass
 
 _QRIS_GUID = "ID.CO.QRIS.WWW"
@@ -19,14 +20,12 @@ class InvalidQris(ValueError):
 
 
 def crc16_ccitt(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+    """CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR.
+
+    `binascii.crc_hqx` is that CRC (XMODEM's table-driven loop in C) started from 0xFFFF: under 1 us for a
+    payload, where a bit-by-bit loop in Python took about 0.2 ms, 13% of the sandbox's CPU per charge.
+    """
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 def _field(tag: str, value: str) -> str:

@@ -71,6 +71,15 @@ class TransactionKind(enum.StrEnum):
     transfer = "transfer"
 
 
+HOUSE_SHARDS = 8
+"""How many rows each house account is split into (may grow; never shrink it: reads sum whatever shards
+exist, but postings would no longer reach the dropped ones)."""
+_SHARDED = frozenset({AccountKind.provider_balance, AccountKind.platform_fees})
+"""The house accounts: every payment posts to its provider account's balance and to the platform's fees, so
+as single rows they would be locked by every payment in turn. Neither has a funds check (which a split would
+break: each shard would be checked alone)."""
+
+
 @dataclass(frozen=True)
 class AccountRef:
     """Names an account by what it is; the ledger creates it on first use."""
@@ -78,6 +87,19 @@ class AccountRef:
     kind: AccountKind
     owner_id: uuid.UUID = PLATFORM
     currency: str = IDR
+    shard: int = 0
+    """For a house account, the row of it to post to (`house()`); 0 for every other account. Balances read
+    through an `AccountRef` are of the whole account, all its shards summed."""
+
+    def __post_init__(self) -> None:
+        if self.shard and (self.kind not in _SHARDED or not 0 <= self.shard < HOUSE_SHARDS):
+            raise ValueError(f"{self.kind} has no shard {self.shard}")
+
+
+def house(kind: AccountKind, owner_id: uuid.UUID, business_id: uuid.UUID) -> AccountRef:
+    """The shard of a house account that a posting for `business_id` (an order, a withdrawal) goes to: the
+    same one every time for that id, so a replayed posting names the same accounts; spread evenly over ids."""
+    return AccountRef(kind, owner_id, shard=business_id.int % HOUSE_SHARDS if kind in _SHARDED else 0)
 
 
 @dataclass(frozen=True)
@@ -114,9 +136,12 @@ class Posting:
 
 
 class Balance(BaseModel):
+    """One account row's balance: for a house account, of one of its shards."""
+
     account_id: int
     kind: AccountKind
     owner_id: uuid.UUID
+    shard: int
     currency: str
     balance: int
 
@@ -163,6 +188,7 @@ class AccountDrift(BaseModel):
     account_id: int
     kind: str
     owner_id: uuid.UUID
+    shard: int
     materialised: int
     from_entries: int
     version: int

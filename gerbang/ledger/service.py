@@ -24,6 +24,7 @@ from gerbang.kit.sql import Connection
 from gerbang.kit.time import JAKARTA
 from gerbang.ledger import repository
 from gerbang.ledger.schemas import (
+    PLATFORM,
     AccountDrift,
     AccountKind,
     AccountRef,
@@ -39,6 +40,7 @@ from gerbang.ledger.schemas import (
     UnbalancedTransaction,
     credit,
     debit,
+    house,
 )
 
 
@@ -115,15 +117,20 @@ def _check_legs(idempotency_key: str, reference: str, legs: Sequence[Leg]) -> No
 
 
 async def _lock_or_create(connection: Connection, refs: Sequence[AccountRef]) -> dict[AccountRef, asyncpg.Record]:
-    keys = [(ref.kind.value, ref.owner_id, ref.currency) for ref in refs]
-    rows = await repository.lock_accounts_by_ref(connection, keys)
-    if len(rows) < len(refs):
-        # Sorted, so two postings creating the same new accounts insert them in the same order and
-        # cannot wait on each other's uncommitted rows.
+    """Every account `refs` name, locked in id order, the missing ones created first.
+
+    No posting waits for another while it holds a row lock the other may need: the first statement locks
+    all the accounts or, if any is missing, none; the missing ones are then inserted holding no lock, in
+    sorted order (two postings creating the same accounts wait for each other in one direction only), and
+    only then are all of them locked, in id order, as every posting locks.
+    """
+    keys = [(ref.kind.value, ref.owner_id, ref.currency, ref.shard) for ref in refs]
+    rows = await repository.lock_accounts_by_ref(connection, keys, all_or_none=True)
+    if not rows:
         new = sorted((*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True))
         await repository.create_accounts(connection, new)
         rows = await repository.lock_accounts_by_ref(connection, keys)
-    found = {(row["kind"], row["owner_id"], row["currency"]): row for row in rows}
+    found = {(row["kind"], row["owner_id"], row["currency"], row["shard"]): row for row in rows}
     return {ref: found[key] for key, ref in zip(keys, refs, strict=True)}
 
 
@@ -245,9 +252,9 @@ async def order_paid(
     """The provider holds the customer's money; the partner is owed it less our fee."""
     net = _net(amount_paid, fee)
     legs = [
-        debit(AccountRef(AccountKind.provider_balance, provider_account_id), amount_paid),
+        debit(house(AccountKind.provider_balance, provider_account_id, order_id), amount_paid),
         credit(_partner(AccountKind.partner_pending, partner_id), net),
-        credit(AccountRef(AccountKind.platform_fees), fee),
+        credit(house(AccountKind.platform_fees, PLATFORM, order_id), fee),
     ]
     return await post(
         connection, idempotency_key=f"order:{order_id}:paid", kind=TransactionKind.order_paid,
@@ -312,8 +319,8 @@ async def withdrawal_complete(
     source = AccountKind.partner_available if after_release else AccountKind.partner_held
     legs = [
         debit(_partner(source, partner_id), gross),
-        credit(AccountRef(AccountKind.provider_balance, provider_account_id), net),
-        credit(AccountRef(AccountKind.platform_fees), fee),
+        credit(house(AccountKind.provider_balance, provider_account_id, withdrawal_id), net),
+        credit(house(AccountKind.platform_fees, PLATFORM, withdrawal_id), fee),
     ]
     return await post(
         connection, idempotency_key=f"withdrawal:{withdrawal_id}:complete", kind=TransactionKind.withdrawal_complete,
@@ -373,20 +380,23 @@ async def account_balance(connection: Connection, account_id: int) -> Balance:
         account_id=row["id"],
         kind=row["kind"],
         owner_id=row["owner_id"],
+        shard=row["shard"],
         currency=row["currency"],
         balance=row["balance"],
     )
 
 
 async def balance_of(connection: Connection, ref: AccountRef) -> int:
-    """The balance of the account `ref` names; zero if nothing was ever posted to it."""
-    rows = await repository.balances_by_ref(connection, [(ref.kind.value, ref.owner_id, ref.currency)])
-    return int(rows[0]["balance"]) if rows else 0
+    """The balance of the account `ref` names, every shard of a house account summed (whatever `ref.shard`
+    says); zero if nothing was ever posted to it."""
+    return await repository.balance_of(connection, ref.kind.value, ref.owner_id, ref.currency)
 
 
 async def partner_balances(connection: Connection, partner_id: uuid.UUID, currency: str = "IDR") -> PartnerBalances:
+    # Partner accounts are never split (the database refuses a shard of an account that must not go
+    # negative), so each is one row.
     kinds = (AccountKind.partner_available, AccountKind.partner_pending, AccountKind.partner_held)
-    rows = await repository.balances_by_ref(connection, [(kind.value, partner_id, currency) for kind in kinds])
+    rows = await repository.balances_by_ref(connection, [(kind.value, partner_id, currency, 0) for kind in kinds])
     found = {row["kind"]: int(row["balance"]) for row in rows}
     return PartnerBalances(
         partner_id=partner_id,

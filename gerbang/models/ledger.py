@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    SmallInteger,
     String,
     Text,
     Uuid,
@@ -24,6 +25,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gerbang.models.base import Model
 
+KEY_EXPRESSION = (
+    "kind || ':' || owner_id::text || ':' || currency || CASE WHEN shard = 0 THEN '' ELSE ':' || shard::text END"
+)
+"""`ledger_accounts.key`, as the database computes it (and `gerbang.ledger.repository.account_key` in Python)."""
+
 
 class LedgerAccount(Model):
     __tablename__ = "ledger_accounts"
@@ -31,16 +37,22 @@ class LedgerAccount(Model):
         CheckConstraint("normal_side IN ('debit', 'credit')", name="normal_side"),
         # The database's own guard against overdraft, beside the check in code.
         CheckConstraint("NOT non_negative OR balance >= 0", name="non_negative"),
+        # A shard never guards funds: only accounts that may go negative are split (gerbang.ledger.schemas).
+        CheckConstraint("shard = 0 OR NOT non_negative", name="unsplit_if_non_negative"),
+        CheckConstraint("shard >= 0", name="shard_non_negative"),
+        # Reads of a house account sum its shards.
+        Index("ix_ledger_accounts_kind_owner_id_currency", "kind", "owner_id", "currency"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
-    key: Mapped[str] = mapped_column(
-        Text, Computed("kind || ':' || owner_id::text || ':' || currency", persisted=True), nullable=False, unique=True
-    )
-    """`kind:owner:currency`, one indexed value: looking up several accounts is one index probe each."""
     """The partner or provider account the account belongs to; the nil UUID for platform accounts."""
+    shard: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    """Which of the rows of a house account this is (0 for every account that is not split)."""
+    key: Mapped[str] = mapped_column(Text, Computed(KEY_EXPRESSION, persisted=True), nullable=False, unique=True)
+    """`kind:owner:currency`, and `:shard` for a shard other than 0: one indexed value, so looking up several
+    accounts is one index probe each."""
     currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
     normal_side: Mapped[str] = mapped_column(String(6), nullable=False)
     """`debit` for what we hold or are owed (provider balances, advances), `credit` for what we owe."""

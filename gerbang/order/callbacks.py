@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.events import service as events
@@ -27,7 +27,6 @@ from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.models import Order, ProviderCallback
 from gerbang.order.service import PayIn
-from gerbang.partner import service as partner_service
 from gerbang.provider.base import (
     Acknowledgement,
     InboundCallback,
@@ -36,13 +35,21 @@ from gerbang.provider.base import (
     PaymentStatus,
     ProviderError,
 )
-from gerbang.routing import repository as accounts_repository
 from gerbang.routing import router
 from gerbang.routing.accounts import adapter_account
 
 log = get_logger("gerbang.callbacks")
 
-_ORDER_FOR_UPDATE = Query(select(*Order.__table__.columns).where(Order.id == bindparam("id")).with_for_update())
+# The order, locked, with what acting on it needs: the partner's pay-in fees and the provider account that
+# verifies its callbacks (a row value, null for an order without a charge). One round trip instead of three.
+_LOCK_ORDER = Query(
+    text(
+        f"SELECT {', '.join(f'o.{column.name}' for column in Order.__table__.columns)}, "
+        "p.payin_weekday_percent, p.payin_weekday_flat, p.payin_weekend_percent, p.payin_weekend_flat, "
+        "a AS account FROM orders o JOIN partners p ON p.id = o.partner_id "
+        "LEFT JOIN provider_accounts a ON a.id = o.provider_account_id WHERE o.id = :id FOR UPDATE OF o"
+    )
+)
 _STORE = Query(
     pg_insert(ProviderCallback)
     .values(
@@ -56,20 +63,35 @@ _STORE = Query(
 _SET_OUTCOME = Query(
     update(ProviderCallback).where(ProviderCallback.id == bindparam("id")).values(outcome=bindparam("outcome"))
 )
+# A transition records the callback's outcome in its own statement (one round trip less); with no callback
+# (`callback_id` null: a status query's answer, an expiry) the CTE changes nothing.
+_NOTE = (
+    update(ProviderCallback)
+    .where(ProviderCallback.id == bindparam("callback_id"))
+    .values(outcome=bindparam("outcome"))
+    .cte("noted")
+)
 # Compare-and-set: the order leaves `expected` once; a second callback finds it gone.
 _MARK_PAID = Query(
     update(Order)
     .where(Order.id == bindparam("id"), Order.status == bindparam("expected"))
     .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
     .returning(Order.id)
+    .add_cte(_NOTE)
 )
 _MARK_CLOSED = Query(
     update(Order)
     .where(Order.id == bindparam("id"), Order.status == "PENDING")
     .values(status=bindparam("status"), updated_at=bindparam("now"))
     .returning(Order.id)
+    .add_cte(_NOTE)
 )
 _PAID_AT_SLACK = timedelta(minutes=5)
+
+
+async def lock_order(connection: Connection, order_id: uuid.UUID) -> asyncpg.Record | None:
+    """The order `FOR UPDATE`, with the partner's fees and `account`, its provider account (or None)."""
+    return await _LOCK_ORDER.fetchrow(connection, id=order_id)
 
 
 def _body_text(body: bytes) -> str:
@@ -97,12 +119,8 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         log.warning("callback.unparseable", provider=adapter.name)
         return adapter.acknowledge(False)
     async with pay_in.database.transaction() as connection:
-        order = await _ORDER_FOR_UPDATE.fetchrow(connection, id=claimed.order_id) if claimed.order_id else None
-        account = (
-            await accounts_repository.get_account(connection, order["provider_account_id"])
-            if order is not None and order["provider_account_id"] is not None
-            else None
-        )
+        order = await lock_order(connection, claimed.order_id) if claimed.order_id else None
+        account = order["account"] if order is not None else None
         if order is None or account is None or account["provider"] != adapter.name:
             # Nothing to verify it against: kept for people to look at, acknowledged so it is not re-sent.
             await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unknown_order")
@@ -115,8 +133,7 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         stored = await _store(connection, adapter.name, callback.body, claimed, verified=True, outcome="received")
         if stored is None:
             return adapter.acknowledge(True)  # this notification was already received: a retry
-        outcome = await _apply(connection, pay_in, adapter, account, order, claimed)
-        await _SET_OUTCOME.execute(connection, id=stored, outcome=outcome)
+        outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
     if outcome not in ("applied", "duplicate", "ignored"):
         log.warning("callback.flagged", provider=adapter.name, order_id=str(order["id"]), outcome=outcome)
     return adapter.acknowledge(True)
@@ -124,47 +141,78 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
 
 async def _apply(
     connection: Connection, pay_in: PayIn, adapter: PaymentProvider, account: asyncpg.Record,
-    order: asyncpg.Record, claimed: PaymentCallback,
+    order: asyncpg.Record, claimed: PaymentCallback, callback_id: int,
 ) -> str:  # fmt: skip
     async def provider_confirms() -> bool:
         return await _provider_confirms_paid(pay_in, adapter, account, order)
 
     return await apply_status(
-        connection, pay_in, account, order, claimed.status, claimed.amount, claimed.paid_at, confirm=provider_confirms
-    )
+        connection, pay_in, account, order, claimed.status, claimed.amount, claimed.paid_at, confirm=provider_confirms,
+        callback_id=callback_id,
+    )  # fmt: skip
 
 
 async def apply_status(
     connection: Connection, pay_in: PayIn, account: asyncpg.Record, order: asyncpg.Record, status: PaymentStatus,
     amount: int | None, paid_at: datetime | None, *, confirm: Callable[[], Awaitable[bool]],
+    callback_id: int | None = None,
 ) -> str:  # fmt: skip
-    """Moves `order` (read FOR UPDATE) to what the provider says of it; returns the outcome to record.
+    """Moves `order` (read by `lock_order`) to what the provider says of it; returns the outcome, which is
+    also recorded on the stored callback `callback_id` if there is one.
 
     `confirm` asks the provider itself before an EXPIRED order is paid after all: a callback's word is not
     enough for that, the provider's status answer is.
+
+    A payment's ledger posting is the last statement before the caller commits: every one of them locks the
+    same house accounts (the provider account's balance, the platform's fees), held until the commit.
     """
+    outcome, paid, recorded = await _move(
+        connection, pay_in, account, order, status, amount, paid_at, confirm, callback_id
+    )
+    if callback_id is not None and not recorded:
+        await _SET_OUTCOME.execute(connection, id=callback_id, outcome=outcome)
+    if paid is not None:
+        await ledger.order_paid(
+            connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
+            amount_paid=order["amount"], fee=paid,
+        )  # fmt: skip
+    return outcome
+
+
+async def _move(
+    connection: Connection, pay_in: PayIn, account: asyncpg.Record, order: asyncpg.Record, status: PaymentStatus,
+    amount: int | None, paid_at: datetime | None, confirm: Callable[[], Awaitable[bool]], callback_id: int | None,
+) -> tuple[str, int | None, bool]:  # fmt: skip
+    """The outcome; the fee if the order became PAID (its ledger posting is still to be made); whether the
+    outcome is recorded on the callback already (by the transition's statement)."""
     current = order["status"]
     match status:
         case PaymentStatus.paid:
             if amount != order["amount"]:
-                return "amount_mismatch"
+                return "amount_mismatch", None, False
             if current == "PENDING":
-                await mark_paid(connection, pay_in, order, account, _paid_at(order, paid_at), expected="PENDING")
-                return "applied"
+                fee = await mark_paid(
+                    connection, pay_in, order, account, _paid_at(order, paid_at), expected="PENDING",
+                    callback_id=callback_id, outcome="applied",
+                )  # fmt: skip
+                return "applied", fee, True
             if current in ("PAID", "SETTLED"):
-                return "duplicate"
+                return "duplicate", None, False
             if current == "EXPIRED" and await confirm():
                 # The money really arrived after we gave up on it: honour it, and flag it for people.
-                await mark_paid(connection, pay_in, order, account, _paid_at(order, paid_at), expected="EXPIRED")
-                return "late_payment"
-            return "contradicting"
+                fee = await mark_paid(
+                    connection, pay_in, order, account, _paid_at(order, paid_at), expected="EXPIRED",
+                    callback_id=callback_id, outcome="late_payment",
+                )  # fmt: skip
+                return "late_payment", fee, True
+            return "contradicting", None, False
         case PaymentStatus.failed | PaymentStatus.expired:
             if current == "PENDING":
-                await close(connection, order, status.value)
-                return "applied"
-            return "duplicate" if current == status.value else "contradicting"
+                await close(connection, order, status.value, callback_id=callback_id, outcome="applied")
+                return "applied", None, True
+            return ("duplicate" if current == status.value else "contradicting"), None, False
         case PaymentStatus.pending:
-            return "ignored"
+            return "ignored", None, False
 
 
 def _paid_at(order: asyncpg.Record, claimed: datetime | None) -> datetime:
@@ -205,49 +253,57 @@ def payment_payload(
 
 async def mark_paid(
     connection: Connection, pay_in: PayIn, order: asyncpg.Record, account: asyncpg.Record, paid_at: datetime,
-    *, expected: str,
-) -> None:  # fmt: skip
-    partner = await partner_service.get_partner(connection, order["partner_id"])
-    weekend = pay_in.calendar.is_weekend_rate_at(paid_at)
-    fees = partner.fees
-    rate = (
-        FeeRate(fees.payin_weekend_percent, fees.payin_weekend_flat)
-        if weekend
-        else FeeRate(fees.payin_weekday_percent, fees.payin_weekday_flat)
-    )
-    fee = min(rate.fee_for(order["amount"]), order["amount"] - 1)  # the ledger needs a positive net
+    *, expected: str, callback_id: int | None, outcome: str,
+) -> int | None:  # fmt: skip
+    """`expected` -> PAID with the partner's webhook and the outbox event, and `outcome` on the stored
+    callback `callback_id` (if any); the fee, for the ledger posting the caller makes last (`apply_status`),
+    or None if the order was no longer `expected`."""
+    if pay_in.calendar.is_weekend_rate_at(paid_at):
+        rate = FeeRate(order["payin_weekend_percent"], order["payin_weekend_flat"])
+    else:
+        rate = FeeRate(order["payin_weekday_percent"], order["payin_weekday_flat"])
+    fee: int = min(rate.fee_for(order["amount"]), order["amount"] - 1)  # the ledger needs a positive net
     now = utcnow()
-    if (
-        await _MARK_PAID.fetchrow(connection, id=order["id"], expected=expected, paid_at=paid_at, fee=fee, now=now)
-        is None
-    ):
-        return
-    await ledger.order_paid(
-        connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
-        amount_paid=order["amount"], fee=fee,
-    )  # fmt: skip
+    paid = await _MARK_PAID.fetchrow(
+        connection,
+        id=order["id"],
+        expected=expected,
+        paid_at=paid_at,
+        fee=fee,
+        now=now,
+        callback_id=callback_id,
+        outcome=outcome,
+    )
+    if paid is None:
+        return None
     if account["daily_cap"] is not None:
         await router.add_volume(connection, account["id"], to_jakarta(paid_at).date(), order["amount"])
-    payload = payment_payload(order, "PAID", fee, paid_at)
-    await events.webhook(
-        connection, partner_id=order["partner_id"], event="payment.paid", data=payload, at=now, object_id=order["id"]
-    )
-    await events.outbox(
-        connection, topic="payments.v1", key=str(order["id"]), event="payment.completed", data=payload, at=now
-    )
+    await events.webhook_and_outbox(
+        connection, partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"],
+        topic="payments.v1", key=str(order["id"]), outbox_event="payment.completed",
+        data=payment_payload(order, "PAID", fee, paid_at), at=now,
+    )  # fmt: skip
+    return fee
 
 
-async def close(connection: Connection, order: asyncpg.Record | dict[str, Any], status: str) -> bool:
-    """PENDING -> FAILED or EXPIRED, with the partner's webhook and the outbox event."""
+async def close(
+    connection: Connection, order: asyncpg.Record | dict[str, Any], status: str, *, callback_id: int | None = None,
+    outcome: str = "applied",
+) -> bool:  # fmt: skip
+    """PENDING -> FAILED or EXPIRED, with the partner's webhook and the outbox event (and `outcome` on the
+    stored callback `callback_id`, if the change comes from one)."""
     now = utcnow()
-    if await _MARK_CLOSED.fetchrow(connection, id=order["id"], status=status, now=now) is None:
+    if (
+        await _MARK_CLOSED.fetchrow(
+            connection, id=order["id"], status=status, now=now, callback_id=callback_id, outcome=outcome
+        )
+        is None
+    ):
         return False
-    payload = payment_payload(order, status, None, None)
     webhook_event = "payment.failed" if status == "FAILED" else "payment.expired"
-    await events.webhook(
-        connection, partner_id=order["partner_id"], event=webhook_event, data=payload, at=now, object_id=order["id"]
-    )
-    await events.outbox(
-        connection, topic="payments.v1", key=str(order["id"]), event="payment.failed", data=payload, at=now
-    )
+    await events.webhook_and_outbox(
+        connection, partner_id=order["partner_id"], webhook_event=webhook_event, object_id=order["id"],
+        topic="payments.v1", key=str(order["id"]), outbox_event="payment.failed",
+        data=payment_payload(order, status, None, None), at=now,
+    )  # fmt: skip
     return True

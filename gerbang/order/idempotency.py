@@ -2,9 +2,10 @@
 another body under the same key is refused; a duplicate arriving while the first is still running gets
 409 rather than a second order.
 
-The key is claimed in its own short transaction before the work starts (that is what lets a concurrent
-duplicate see it), and the response is stored after. A request that fails releases its key, so the
-partner may retry it.
+The key is claimed and committed before the work starts (that is what lets a concurrent duplicate see
+it), and the response is stored after. A request that fails releases its key, so the partner may retry
+it. Every step is single statements, each a compare-and-set that commits on its own: no transaction
+around them is needed, so none is opened.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ async def claim(
         raise InvalidIdempotencyKey("Idempotency-Key is 1 to 200 printable characters")
     request_hash = sha256_hex(path.encode() + b"\n" + request_body)
     values = {"partner_id": partner_id, "key": key, "hash": request_hash, "now": now}
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         if await _CLAIM.fetchrow(connection, **values):
             return None
         if await _REPLACE_EXPIRED.fetchrow(connection, **values, expired_before=now - KEEP_FOR):
@@ -106,15 +107,15 @@ async def claim(
 
 
 async def complete(database: Database, partner_id: uuid.UUID, key: str, status_code: int, body: Any) -> None:
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         await _COMPLETE.execute(connection, partner_id=partner_id, key=key, status_code=status_code, body=body)
 
 
 async def release(database: Database, partner_id: uuid.UUID, key: str) -> None:
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         await _RELEASE.execute(connection, partner_id=partner_id, key=key)
 
 
 async def purge(database: Database, now: datetime) -> int:
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         return int((await _PURGE.execute(connection, before=now - KEEP_FOR)).split()[-1])

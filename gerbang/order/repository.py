@@ -1,54 +1,113 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Order, ProviderAttempt
+from gerbang.models import Order
+from gerbang.routing.router import RECORD_HEALTH
 
 _NEW_COLUMNS = (
     "id", "partner_id", "reference", "player_id", "amount", "method", "channel", "flow", "customer_name",
     "customer_email", "customer_phone", "return_url", "expires_at",
 )  # fmt: skip
+_COLUMNS = list(Order.__table__.columns)
 _INSERT = Query(
     pg_insert(Order)
     .values({name: bindparam(name) for name in _NEW_COLUMNS} | {"metadata_": bindparam("metadata")})
     .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
-    .returning(Order.id)
+    .returning(*_COLUMNS)
 )
 _BY_REFERENCE = Query(
     select(Order.id).where(Order.partner_id == bindparam("partner_id"), Order.reference == bindparam("reference"))
 )
-_COLUMNS = list(Order.__table__.columns)
 _GET = Query(select(*_COLUMNS).where(Order.id == bindparam("id")))
+# What the provider calls left, in one statement (atomic without a transaction around it): every attempt,
+# the accounts' health if it changed, and the order's outcome. Two forms: the health write is left out when
+# it would change nothing, the common case (one call, a success, on an account routing saw healthy).
+_ATTEMPTS = """
+    attempts AS (
+        INSERT INTO provider_attempts (order_id, provider_account_id, outcome, error, duration_ms)
+        SELECT CAST(:id AS uuid), attempt.*
+        FROM unnest(CAST(:attempt_ids AS uuid[]), CAST(:outcomes AS text[]), CAST(:errors AS text[]),
+                    CAST(:durations AS integer[])) AS attempt(account_id, outcome, error, duration_ms)
+    )
+"""
+_RECORD_CALLS = {False: f"WITH {_ATTEMPTS}", True: f"WITH {_ATTEMPTS}, health AS ({RECORD_HEALTH})"}
+_ORDER_COLUMNS = ", ".join(f"orders.{column.name}" for column in _COLUMNS)
 # Compare-and-set: the charge is attached once, to a pending order that has none.
-_ATTACH_CHARGE = Query(
-    update(Order)
-    .where(Order.id == bindparam("id"), Order.status == "PENDING", Order.provider_account_id.is_(None))
-    .values(
-        provider=bindparam("provider"), provider_account_id=bindparam("account_id"),
-        provider_reference=bindparam("provider_reference"), qr_payload=bindparam("qr_payload"),
-        va_number=bindparam("va_number"), redirect_url=bindparam("redirect_url"), method=bindparam("method"),
-        channel=bindparam("channel"), updated_at=bindparam("now"),
+_ATTACH_CHARGE = {
+    health: Query(
+        text(
+            f"""{calls}
+            UPDATE orders SET provider = :provider, provider_account_id = :account_id,
+                provider_reference = :provider_reference, qr_payload = :qr_payload, va_number = :va_number,
+                redirect_url = :redirect_url, method = :method, channel = :channel, updated_at = :now
+            WHERE orders.id = :id AND orders.status = 'PENDING' AND orders.provider_account_id IS NULL
+            RETURNING {_ORDER_COLUMNS}
+            """
+        )
     )
-    .returning(Order.id)
-)  # fmt: skip
-_INSERT_ATTEMPT = Query(
-    insert(ProviderAttempt).values(
-        order_id=bindparam("order_id"), provider_account_id=bindparam("account_id"), outcome=bindparam("outcome"),
-        error=bindparam("error"), duration_ms=bindparam("duration_ms"),
+    for health, calls in _RECORD_CALLS.items()
+}
+# An order with a charge attached is the provider's to decide: a second pick failing must not close it.
+_FAIL = {
+    health: Query(
+        text(
+            f"""{calls}
+            UPDATE orders SET status = 'FAILED', updated_at = :now
+            WHERE orders.id = :id AND orders.status = 'PENDING' AND orders.provider_account_id IS NULL
+            """
+        )
     )
-)  # fmt: skip
+    for health, calls in _RECORD_CALLS.items()
+}
 
 
-async def insert_order(connection: Connection, **values: Any) -> bool:
-    """False if the partner already has an order with this reference."""
-    return await _INSERT.fetchrow(connection, **values) is not None
+@dataclass(frozen=True)
+class Call:
+    """One call to a provider account to create an order's charge."""
+
+    account: asyncpg.Record
+    """The account as routing read it (its health then)."""
+    outcome: str
+    """`ok`, `unavailable`, `invalid` (both count against the account's health) or `rejected` (does not)."""
+    error: str | None
+    duration_ms: int
+
+    @property
+    def changes_health(self) -> bool:
+        if self.outcome == "rejected":
+            return False  # a refusal of the request says nothing of the account
+        # A success on an account routing saw healthy changes nothing. (A failure recorded by another request
+        # since then is left standing: that call ended after this one started.)
+        account = self.account
+        return self.outcome != "ok" or account["consecutive_failures"] > 0 or account["circuit_opened_at"] is not None
+
+
+def _calls(calls: Sequence[Call]) -> tuple[bool, dict[str, list[Any]]]:
+    """Whether any call changes an account's health, and the statement's parameters for the calls."""
+    values = {
+        "attempt_ids": [call.account["id"] for call in calls], "outcomes": [call.outcome for call in calls],
+        "errors": [call.error for call in calls], "durations": [call.duration_ms for call in calls],
+    }  # fmt: skip
+    judged = [call for call in calls if call.changes_health]
+    if judged:
+        values["health_ids"] = [call.account["id"] for call in judged]
+        values["health_ok"] = [call.outcome == "ok" for call in judged]
+    return bool(judged), values
+
+
+async def insert_order(connection: Connection, **values: Any) -> asyncpg.Record | None:
+    """The new order; None if the partner already has an order with this reference."""
+    return await _INSERT.fetchrow(connection, **values)
 
 
 async def order_id_by_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> uuid.UUID | None:
@@ -60,34 +119,19 @@ async def get_order(connection: Connection, order_id: uuid.UUID) -> asyncpg.Reco
     return await _GET.fetchrow(connection, id=order_id)
 
 
-async def attach_charge(connection: Connection, **values: Any) -> bool:
-    return await _ATTACH_CHARGE.fetchrow(connection, **values) is not None
+async def attach_charge(
+    connection: Connection, order_id: uuid.UUID, calls: Sequence[Call], now: datetime, **charge: Any
+) -> asyncpg.Record | None:
+    """Records the calls and attaches the charge the last one created; the order as it is then, or None if
+    it was no longer pending without a charge (the calls are recorded all the same)."""
+    health, values = _calls(calls)
+    return await _ATTACH_CHARGE[health].fetchrow(connection, id=order_id, now=now, **values, **charge)
 
 
-async def insert_attempt(
-    connection: Connection,
-    *,
-    order_id: uuid.UUID,
-    account_id: uuid.UUID,
-    outcome: str,
-    error: str | None,
-    duration_ms: int,
-) -> None:
-    await _INSERT_ATTEMPT.execute(
-        connection, order_id=order_id, account_id=account_id, outcome=outcome, error=error, duration_ms=duration_ms
-    )
-
-
-# An order with a charge attached is the provider's to decide: a second pick failing must not close it.
-_FAIL = Query(
-    update(Order)
-    .where(Order.id == bindparam("id"), Order.status == "PENDING", Order.provider_account_id.is_(None))
-    .values(status="FAILED", updated_at=bindparam("now"))
-)
-
-
-async def fail_order(connection: Connection, order_id: uuid.UUID, now: datetime) -> None:
-    await _FAIL.execute(connection, id=order_id, now=now)
+async def fail_order(connection: Connection, order_id: uuid.UUID, calls: Sequence[Call], now: datetime) -> None:
+    """Records the calls, none of which created a charge, and fails the order."""
+    health, values = _calls(calls)
+    await _FAIL[health].execute(connection, id=order_id, now=now, **values)
 
 
 # Compare-and-set: one customer pick per order, however many times the checkout form is sent at once.

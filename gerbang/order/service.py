@@ -1,6 +1,13 @@
-"""Creating orders: validate, route, charge, record. The provider call happens between two short
-transactions, never inside one: a slow provider must not hold a database connection (and a crash in
-between leaves a PENDING order without a charge, which expires like any other)."""
+"""Creating orders: validate, route, charge, record. The provider call happens between two database
+visits, never inside a transaction: a slow provider must not hold a database connection (and a crash in
+between leaves a PENDING order without a charge, which expires like any other).
+
+Each visit is single statements on a connection outside any transaction, each committing on its own:
+before the call the reads (partner, candidates) need no snapshot in common (each statement of a READ
+COMMITTED transaction sees the latest commits anyway) and the insert is one statement; after it, one
+statement records every attempt, the accounts' health and the charge, and returns the order for the
+response. Nothing is read back that was just written.
+"""
 
 from __future__ import annotations
 
@@ -87,14 +94,6 @@ class PayIn:
     public_url: str
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    account: asyncpg.Record
-    outcome: str
-    error: str | None
-    duration_ms: int
-
-
 def checkout_url(public_url: str, order_id: uuid.UUID) -> str:
     return f"{public_url}/pay/{order_id}"
 
@@ -105,7 +104,7 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
     method = body.method if with_method else None
     if method in _CHANNELS and not body.channel:
         raise ChannelRequired(f"method {method} needs a channel (bank or wallet code)")
-    async with pay_in.database.transaction() as connection:
+    async with pay_in.database.connection() as connection:
         partner = await partner_service.get_partner(connection, partner_id)
         if method is not None:
             _check_allowed(partner, method)
@@ -120,19 +119,19 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         if method is not None:
             accounts = await _candidates(connection, pay_in, partner, method, body.amount, now)
         reference = body.reference or str(order_id)
-        inserted = await repository.insert_order(
+        order = await repository.insert_order(
             connection, id=order_id, partner_id=partner_id, reference=reference, player_id=body.player_id,
             amount=body.amount, method=method.value if method else None, channel=body.channel, flow=body.flow,
             customer_name=body.customer_name, customer_email=body.customer_email, customer_phone=body.customer_phone,
             return_url=body.return_url, expires_at=now + timedelta(minutes=body.expires_in_minutes),
             metadata=body.metadata,
         )  # fmt: skip
-        if not inserted:
+        if order is None:
             existing = await repository.order_id_by_reference(connection, partner_id, reference)
             raise DuplicateReference(f"reference {reference!r} is already order {existing}")
     if method is not None:
-        await charge_order(pay_in, order_id, accounts, method, body.channel, now)
-    return await get_order(pay_in.database, order_id)
+        order = await charge_order(pay_in, order, accounts, method, body.channel)
+    return order_view(order)
 
 
 def _check_allowed(partner: Partner, method: PaymentMethod) -> None:
@@ -173,28 +172,26 @@ async def choose_method(pay_in: PayIn, order_id: uuid.UUID, method: PaymentMetho
         accounts = await _candidates(connection, pay_in, partner, method, order["amount"], now)
         if not await repository.claim_method(connection, order_id, method.value, channel, now):
             raise OrderNotPending(f"order {order_id} already has a method")
-    await charge_order(pay_in, order_id, accounts, method, channel, now)
-    return await get_order(pay_in.database, order_id)
+    return order_view(await charge_order(pay_in, order, accounts, method, channel))
 
 
 async def charge_order(
-    pay_in: PayIn, order_id: uuid.UUID, accounts: list[asyncpg.Record], method: PaymentMethod, channel: str | None,
-    now: datetime,
-) -> Charge:  # fmt: skip
-    """Ask the candidates in turn until one creates the charge; record every attempt and its health."""
-    async with pay_in.database.transaction() as connection:
-        order = await repository.get_order(connection, order_id)
-    assert order is not None  # noqa: S101 (just created)
+    pay_in: PayIn, order: asyncpg.Record, accounts: list[asyncpg.Record], method: PaymentMethod, channel: str | None
+) -> asyncpg.Record:
+    """Ask the candidates in turn until one creates the charge; record every attempt and its health. Returns
+    the order as it is afterwards."""
+    order_id: uuid.UUID = order["id"]
     request = ChargeRequest(
         order_id=order_id, amount=order["amount"], method=method, channel=channel, expires_at=order["expires_at"],
         callback_url="", return_url=order["return_url"],
         customer=Customer(order["customer_name"], order["customer_email"], order["customer_phone"]),
     )  # fmt: skip
-    outcomes: list[_Outcome] = []
+    calls: list[repository.Call] = []
     charge: Charge | None = None
+    winner: asyncpg.Record | None = None
     for account in accounts:
         if account["circuit_opened_at"] is not None:
-            async with pay_in.database.transaction() as connection:
+            async with pay_in.database.connection() as connection:
                 if not await router.claim_trial(connection, account, utcnow()):
                     continue  # another request is making the trial call
         adapter = provider(account["provider"])
@@ -205,38 +202,30 @@ async def charge_order(
                 pay_in.session, adapter_account(account, pay_in.key_ring), _with_callback(request, callback_url)
             )
         except ProviderError as error:
-            outcomes.append(_Outcome(account, _kind(error), str(error)[:500], _ms(started)))
+            calls.append(repository.Call(account, _kind(error), str(error)[:500], _ms(started)))
             if isinstance(error, ProviderRejected):
                 break  # the request itself was refused: another provider is not asked blindly
             continue
-        outcomes.append(_Outcome(account, "ok", None, _ms(started)))
+        calls.append(repository.Call(account, "ok", None, _ms(started)))
+        winner = account
         break
-    async with pay_in.database.transaction() as connection:
-        for item in outcomes:
-            await repository.insert_attempt(
-                connection, order_id=order_id, account_id=item.account["id"], outcome=item.outcome, error=item.error,
-                duration_ms=item.duration_ms,
-            )  # fmt: skip
-            if item.outcome == "ok":
-                await router.record_success(connection, item.account["id"])
-            elif item.outcome in ("unavailable", "invalid"):
-                await router.record_failure(connection, item.account["id"], utcnow())
-        if charge is not None:
-            winner = outcomes[-1].account
-            attached = await repository.attach_charge(
-                connection, id=order_id, provider=winner["provider"], account_id=winner["id"],
-                provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
-                redirect_url=charge.redirect_url, method=method.value, channel=channel, now=utcnow(),
-            )  # fmt: skip
-            if not attached:
-                # Expired while the provider answered: its charge is orphaned, and a payment on it will arrive
-                # as a callback for an order without a provider account, which is kept and flagged.
-                log.warning("order.charge_not_attached", order_id=str(order_id), provider=winner["provider"])
-        else:
-            await repository.fail_order(connection, order_id, utcnow())
-    if charge is None:
-        raise ProvidersFailed(f"no provider could create the charge ({len(outcomes)} tried); order {order_id} failed")
-    return charge
+    async with pay_in.database.connection() as connection:
+        if charge is None or winner is None:
+            await repository.fail_order(connection, order_id, calls, utcnow())
+            raise ProvidersFailed(f"no provider could create the charge ({len(calls)} tried); order {order_id} failed")
+        attached = await repository.attach_charge(
+            connection, order_id, calls, utcnow(), provider=winner["provider"], account_id=winner["id"],
+            provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
+            redirect_url=charge.redirect_url, method=method.value, channel=channel,
+        )  # fmt: skip
+        if attached is not None:
+            return attached
+        # Expired while the provider answered: its charge is orphaned, and a payment on it will arrive as a
+        # callback for an order without a provider account, which is kept and flagged.
+        log.warning("order.charge_not_attached", order_id=str(order_id), provider=winner["provider"])
+        current = await repository.get_order(connection, order_id)
+    assert current is not None  # noqa: S101 (orders are never deleted)
+    return current
 
 
 def _with_callback(request: ChargeRequest, callback_url: str) -> ChargeRequest:
@@ -262,7 +251,7 @@ def order_view(row: asyncpg.Record) -> OrderView:
 
 
 async def get_order(database: Database, order_id: uuid.UUID) -> OrderView:
-    async with database.transaction() as connection:
+    async with database.connection() as connection:
         row = await repository.get_order(connection, order_id)
     if row is None:
         raise OrderNotFound(f"no order {order_id}")

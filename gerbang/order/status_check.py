@@ -11,13 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, update
 
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Query
 from gerbang.kit.time import utcnow
 from gerbang.models import Order
-from gerbang.order.callbacks import apply_status
+from gerbang.order.callbacks import apply_status, lock_order
 from gerbang.order.service import PayIn
 from gerbang.provider.base import ProviderError
 from gerbang.provider.registry import provider
@@ -39,7 +39,6 @@ _CLAIM = Query(
     .values(last_status_check_at=bindparam("now"))
     .returning(Order.provider_account_id, Order.provider_reference)
 )
-_ORDER_FOR_UPDATE = Query(select(*Order.__table__.columns).where(Order.id == bindparam("id")).with_for_update())
 
 
 async def refresh_from_provider(pay_in: PayIn, order_id: uuid.UUID) -> bool:
@@ -60,7 +59,7 @@ async def refresh_from_provider(pay_in: PayIn, order_id: uuid.UUID) -> bool:
         log.warning("status_check.failed", order_id=str(order_id), provider=account["provider"], error=str(error))
         return True
     async with pay_in.database.transaction() as connection:
-        order = await _ORDER_FOR_UPDATE.fetchrow(connection, id=order_id)
+        order = await lock_order(connection, order_id)
         assert order is not None  # noqa: S101 (orders are never deleted)
 
         async def answered() -> bool:  # this is the provider's own status answer

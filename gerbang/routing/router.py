@@ -8,7 +8,8 @@ priority (lower first), then a weighted draw within a priority, so traffic split
 Circuit breaker: `FAILURE_THRESHOLD` consecutive failures (unavailable or untrustworthy answers) open
 an account; after `COOL_DOWN` one request wins the trial call by compare-and-set, and its outcome
 closes the account or opens it for another cool-down. Health lives in the database, so every
-process sees the same state.
+process sees the same state; `RECORD_HEALTH` writes it in the statement that records the order's
+attempts.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ FAILURE_THRESHOLD = 3
 COOL_DOWN = timedelta(seconds=30)
 
 _ACCOUNT, _VOLUME = ProviderAccount, ProviderAccountVolume
+_RNG = random.Random()  # noqa: S311 (load spreading, not security; one per process, not one per order)
 _CANDIDATES = Query(
     select(*COLUMNS, _VOLUME.amount.label("volume_today"))
     .outerjoin(_VOLUME, (_VOLUME.provider_account_id == _ACCOUNT.id) & (_VOLUME.day == bindparam("day")))
@@ -49,25 +51,20 @@ _CLAIM_TRIAL = Query(
     .values(circuit_opened_at=bindparam("now"))
     .returning(ProviderAccount.id)
 )
-_SUCCEEDED = Query(
-    update(ProviderAccount)
-    .where(
-        ProviderAccount.id == bindparam("id"),
-        (ProviderAccount.consecutive_failures > 0) | (ProviderAccount.circuit_opened_at.is_not(None)),
-    )
-    .values(consecutive_failures=0, circuit_opened_at=None)
-)
-_FAILED = Query(
-    update(ProviderAccount)
-    .where(ProviderAccount.id == bindparam("id"))
-    .values(
-        consecutive_failures=ProviderAccount.consecutive_failures + 1,
-        circuit_opened_at=case(
-            (ProviderAccount.consecutive_failures + 1 >= FAILURE_THRESHOLD, bindparam("now")),
-            else_=ProviderAccount.circuit_opened_at,
-        ),
-    )
-)
+RECORD_HEALTH = f"""
+    UPDATE provider_accounts AS account
+    SET consecutive_failures = CASE WHEN call.ok THEN 0 ELSE account.consecutive_failures + 1 END,
+        circuit_opened_at = CASE
+            WHEN call.ok THEN NULL
+            WHEN account.consecutive_failures + 1 >= {FAILURE_THRESHOLD} THEN CAST(:now AS timestamptz)
+            ELSE account.circuit_opened_at END
+    FROM unnest(CAST(:health_ids AS uuid[]), CAST(:health_ok AS boolean[])) AS call(id, ok)
+    WHERE account.id = call.id
+      AND (NOT call.ok OR account.consecutive_failures > 0 OR account.circuit_opened_at IS NOT NULL)
+"""
+"""The circuit breaker's bookkeeping for the calls one order made (`health_ids[i]` answered well if
+`health_ok[i]`), as SQL for a data-modifying CTE. A success on an account already healthy writes
+nothing (and so does not lock the account's row, which every order routed there reads)."""
 _ADD_VOLUME = Query(
     pg_insert(ProviderAccountVolume)
     .values(provider_account_id=bindparam("id"), day=bindparam("day"), amount=bindparam("amount"))
@@ -106,7 +103,7 @@ async def candidates(
         reopen_before=now - COOL_DOWN,
     )  # fmt: skip
     fitting = [r for r in rows if r["daily_cap"] is None or (r["volume_today"] or 0) + amount <= r["daily_cap"]]
-    return _ordered(fitting, preferences, rng or random.Random())  # noqa: S311 (load spreading, not security)
+    return _ordered(fitting, preferences, rng or _RNG)
 
 
 async def claim_trial(connection: Connection, account: asyncpg.Record, now: datetime) -> bool:
@@ -117,14 +114,6 @@ async def claim_trial(connection: Connection, account: asyncpg.Record, now: date
         await _CLAIM_TRIAL.fetchrow(connection, id=account["id"], seen=account["circuit_opened_at"], now=now)
         is not None
     )
-
-
-async def record_success(connection: Connection, account_id: uuid.UUID) -> None:
-    await _SUCCEEDED.execute(connection, id=account_id)
-
-
-async def record_failure(connection: Connection, account_id: uuid.UUID, now: datetime) -> None:
-    await _FAILED.execute(connection, id=account_id, now=now)
 
 
 async def add_volume(connection: Connection, account_id: uuid.UUID, day: date, amount: int) -> None:

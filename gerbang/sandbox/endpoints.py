@@ -88,10 +88,7 @@ def _charge_view(row: Any, request: Request) -> dict[str, Any]:
 
 @_pay_ins.post("/api/charges", status_code=201, summary="Create a charge (as a provider's API would)")
 async def create_charge(
-    body: ChargeCreate,
-    request: Request,
-    connection: DbConnection,
-    authorization: Annotated[str | None, Header()] = None,
+    body: ChargeCreate, request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     key = merchant_key(authorization)
     if key.startswith("sbx_down"):
@@ -101,18 +98,23 @@ async def create_charge(
     if body.method == "ewallet" and body.channel not in WALLETS:
         return JSONResponse({"error": "unsupported_wallet", "message": f"wallets: {sorted(WALLETS)}"}, 400)
     ring: KeyRing = request.app.state.key_ring
-    created = await repository.insert_charge(
-        connection, merchant_ref=body.merchant_ref, charge_id="sbx_" + secrets.token_hex(12), amount=body.amount,
-        method=body.method, channel=body.channel, merchant_name=body.merchant_name, callback_url=body.callback_url,
-        merchant_key_encrypted=ring.encrypt(key, context=_context(body.merchant_ref)), expires_at=body.expires_at,
-    )  # fmt: skip
-    row = await repository.get_charge(connection, body.merchant_ref)
-    assert row is not None  # noqa: S101 (inserted or already there, in this transaction)
-    same = row["amount"] == body.amount and row["method"] == body.method
-    if not created and not (
-        same and equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(body.merchant_ref)), key)
-    ):
-        raise ChargeConflict("this merchant_ref already has another charge")
+    database: Database = request.app.state.database
+    # One statement creates the charge and returns it, committed on its own: no transaction around it.
+    async with database.connection() as connection:
+        row = await repository.insert_charge(
+            connection, merchant_ref=body.merchant_ref, charge_id="sbx_" + secrets.token_hex(12),
+            amount=body.amount, method=body.method, channel=body.channel, merchant_name=body.merchant_name,
+            callback_url=body.callback_url, expires_at=body.expires_at,
+            merchant_key_encrypted=ring.encrypt(key, context=_context(body.merchant_ref)),
+        )  # fmt: skip
+        if row is None:  # a retry of the same charge gets it again; anything else under this ref is refused
+            row = await repository.get_charge(connection, body.merchant_ref)
+            assert row is not None  # noqa: S101 (charges are never deleted)
+            same = row["amount"] == body.amount and row["method"] == body.method
+            if not (
+                same and equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(body.merchant_ref)), key)
+            ):
+                raise ChargeConflict("this merchant_ref already has another charge")
     return JSONResponse(_charge_view(row, request), 201)
 
 
@@ -143,9 +145,10 @@ async def _move(order_id: uuid.UUID, status: str, request: Request) -> dict[str,
         if row is None:
             raise ChargeNotFound("the sandbox has no charge for this order")
         if row["status"] == "PENDING":
-            await repository.move_charge(connection, order_id, status, utcnow() if status == "PAID" else None)
-            row = await repository.get_charge(connection, order_id)
-            assert row is not None  # noqa: S101
+            moved = await repository.move_charge(connection, order_id, status, utcnow() if status == "PAID" else None)
+            # None: another move got there first; its outcome is the charge's, and its callback is re-sent.
+            row = moved or await repository.get_charge(connection, order_id)
+            assert row is not None  # noqa: S101 (charges are never deleted)
         elif row["status"] != status:
             raise ChargeConflict(f"the charge is already {row['status']}")
     event = {

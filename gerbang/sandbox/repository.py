@@ -19,7 +19,7 @@ _INSERT = Query(
         merchant_key_encrypted=bindparam("merchant_key_encrypted"), expires_at=bindparam("expires_at"),
     )
     .on_conflict_do_nothing(index_elements=["merchant_ref"])
-    .returning(SandboxCharge.charge_id)
+    .returning(SandboxCharge)
 )  # fmt: skip
 _GET = Query(select(SandboxCharge).where(SandboxCharge.merchant_ref == bindparam("merchant_ref")))
 # Compare-and-set: only a pending charge moves; a second move finds nothing.
@@ -27,20 +27,24 @@ _MOVE = Query(
     update(SandboxCharge)
     .where(SandboxCharge.merchant_ref == bindparam("merchant_ref"), SandboxCharge.status == "PENDING")
     .values(status=bindparam("status"), paid_at=bindparam("paid_at"))
-    .returning(SandboxCharge.merchant_ref)
+    .returning(SandboxCharge)
 )
 
 
-async def insert_charge(connection: Connection, **values: object) -> bool:
-    return await _INSERT.fetchrow(connection, **values) is not None
+async def insert_charge(connection: Connection, **values: object) -> asyncpg.Record | None:
+    """The new charge; None if the merchant_ref already has one."""
+    return await _INSERT.fetchrow(connection, **values)
 
 
 async def get_charge(connection: Connection, merchant_ref: uuid.UUID) -> asyncpg.Record | None:
     return await _GET.fetchrow(connection, merchant_ref=merchant_ref)
 
 
-async def move_charge(connection: Connection, merchant_ref: uuid.UUID, status: str, paid_at: datetime | None) -> bool:
-    return await _MOVE.fetchrow(connection, merchant_ref=merchant_ref, status=status, paid_at=paid_at) is not None
+async def move_charge(
+    connection: Connection, merchant_ref: uuid.UUID, status: str, paid_at: datetime | None
+) -> asyncpg.Record | None:
+    """The charge as moved; None if it was no longer pending."""
+    return await _MOVE.fetchrow(connection, merchant_ref=merchant_ref, status=status, paid_at=paid_at)
 
 
 _INSERT_DISBURSEMENT = Query(

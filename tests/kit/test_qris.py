@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from gerbang.kit.qris import InvalidQris, QrisMerchant, crc16_ccitt, dynamic_payload, parse, parse_fields
@@ -15,6 +17,26 @@ MERCHANT = QrisMerchant(
 def test_crc_is_ccitt_false() -> None:
     assert crc16_ccitt(b"123456789") == 0x29B1  # the catalogue check value of CRC-16/CCITT-FALSE
     assert crc16_ccitt(b"") == 0xFFFF
+
+
+def _crc_bit_by_bit(data: bytes) -> int:
+    """The definition, one bit at a time: polynomial 0x1021, initial 0xFFFF, no reflection, no final XOR."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def test_crc_agrees_with_the_definition_bit_by_bit() -> None:
+    rng = random.Random(20261201)  # noqa: S311 (test data, reproducible)
+    samples = [bytes(rng.randrange(256) for _ in range(rng.randrange(300))) for _ in range(500)]
+    samples += [dynamic_payload(MERCHANT, amount=amount, reference=f"ORD-{amount}")[:-4].encode() for amount in
+                (1, 999, 150_000, 10_000_000)]  # fmt: skip
+    for data in samples:
+        assert crc16_ccitt(data) == _crc_bit_by_bit(data), data
 
 
 def test_a_dynamic_payload_carries_the_amount_and_a_valid_checksum() -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
+
+import pytest
 
 from gerbang.db import Database
 from gerbang.ledger import service as ledger
 from gerbang.ledger.schemas import AccountKind, AccountRef, TransactionKind, credit, debit
 from tests.ledger.helpers import assert_reconciled, balance, fund
+
+ATTEMPTS = 8
 
 
 async def _transfer(database: Database, key: str, source: AccountRef, target: AccountRef, value: int) -> str:
@@ -95,4 +100,30 @@ async def test_postings_creating_the_same_new_accounts_in_opposite_orders_do_not
             asyncio.gather(*(move(f"n{round_number}-{i}", *((x, y) if i % 2 else (y, x))) for i in range(8))),
             timeout=30,
         )
+    await assert_reconciled(database)
+
+
+@pytest.mark.parametrize("attempt", range(ATTEMPTS))
+async def test_first_postings_on_a_new_database_never_deadlock(database: Database, attempt: int) -> None:
+    """The first callbacks on a new database: every posting names the same two house accounts (a provider
+    account's balance and the platform's fees), which do not exist yet, and partners whose pending accounts
+    do not exist either. Some postings look for the accounts just before another's commit creates them and
+    some just after (a fresh database each attempt, staggered starts); none may fail."""
+    amount, fee, count = 150_000, 3_250, 40
+    provider = uuid.uuid4()
+    partners = [uuid.uuid4() for _ in range(4)]
+
+    async def pay(index: int) -> None:
+        await asyncio.sleep(random.random() * 0.005)  # noqa: S311 (spreads the starts; any order must work)
+        async with database.transaction() as connection:
+            await ledger.order_paid(
+                connection, order_id=uuid.uuid4(), partner_id=partners[index % len(partners)],
+                provider_account_id=provider, amount_paid=amount, fee=fee,
+            )  # fmt: skip
+
+    await asyncio.wait_for(asyncio.gather(*(pay(index) for index in range(count))), timeout=60)
+    assert await balance(database, AccountRef(AccountKind.provider_balance, provider)) == amount * count
+    assert await balance(database, AccountRef(AccountKind.platform_fees)) == fee * count
+    for partner in partners:
+        assert await balance(database, AccountRef(AccountKind.partner_pending, partner)) == (amount - fee) * 10
     await assert_reconciled(database)

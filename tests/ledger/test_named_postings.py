@@ -8,7 +8,7 @@ import pytest
 
 from gerbang.db import Database
 from gerbang.ledger import service as ledger
-from gerbang.ledger.schemas import PLATFORM, AccountKind, AccountRef
+from gerbang.ledger.schemas import HOUSE_SHARDS, PLATFORM, AccountKind, AccountRef, house
 from tests.ledger.helpers import assert_reconciled, balance, snapshot
 
 PARTNER = uuid.uuid4()
@@ -151,3 +151,37 @@ async def test_loan_grant_repay_and_revert_return_exactly(database: Database) ->
     assert (await _balances(database))["advances"] == 30_000
     assert start["advances"] == 0
     await assert_reconciled(database)
+
+
+async def test_payments_spread_over_the_house_shards_and_reads_sum_them(database: Database) -> None:
+    """Every PAID posting locks its provider account's balance and the platform's fees: they are split into
+    `HOUSE_SHARDS` rows, one chosen by the order's id, and every read of them is of the whole account."""
+    orders = [uuid.uuid4() for _ in range(40)]
+    for order_id in orders:
+        await _paid(database, order_id, 10_000, 300)
+    again = await _paid(database, orders[0], 10_000, 300)
+    assert again.replayed  # the same order names the same shards: exactly once still holds
+    async with database.transaction() as connection:
+        rows = await connection.fetch(
+            "SELECT kind, shard, balance FROM ledger_accounts WHERE kind IN ('provider_balance', 'platform_fees')"
+        )
+        pending_shards = await connection.fetchval(
+            "SELECT count(*) FROM ledger_accounts WHERE kind = 'partner_pending' AND owner_id = $1", PARTNER
+        )
+    expected = {order.int % HOUSE_SHARDS for order in orders}
+    assert {row["shard"] for row in rows if row["kind"] == "provider_balance"} == expected
+    assert {row["shard"] for row in rows if row["kind"] == "platform_fees"} == expected
+    assert len(expected) > 1
+    assert pending_shards == 1  # partner money is never split: its funds check sees one row
+    assert sum(row["balance"] for row in rows if row["kind"] == "platform_fees") == 40 * 300
+    balances = await _balances(database)
+    assert (balances["provider"], balances["fees"], balances["pending"]) == (400_000, 12_000, 40 * 9_700)
+    await assert_reconciled(database)
+
+
+def test_only_house_accounts_have_shards() -> None:
+    assert house(AccountKind.partner_pending, PARTNER, uuid.uuid4()).shard == 0
+    with pytest.raises(ValueError, match="no shard"):
+        AccountRef(AccountKind.partner_available, PARTNER, shard=1)
+    with pytest.raises(ValueError, match="no shard"):
+        AccountRef(AccountKind.platform_fees, shard=HOUSE_SHARDS)
