@@ -24,6 +24,7 @@ CHECKS: dict[str, list[tuple[str, Callable[[dict[str, Any]], float], str, bool]]
         ("ratio_min", lambda r: r["ratio"], "{:.0%}", True),
         ("throughput_min", lambda r: r["gerbang"]["throughput_per_s"], "{:,}/s", True),
         ("p99_max_ms", lambda r: r["gerbang"]["p99_ms"], "{:,} ms p99", False),
+        ("lag_max_s", lambda r: r["gerbang"].get("oldest_pending_age_max_s", 0), "{:,} s oldest pending", False),
     ],
     "gerbang_hot": [("hot_account_min", lambda r: r["gerbang"].get("hot_account_per_s", 0), "{:,}/s", True)],
     "gerbang_callbacks": [("callbacks_min", lambda r: r["gerbang_callbacks"]["throughput_per_s"], "{:,}/s", True)],
@@ -63,8 +64,9 @@ def _table(results: list[dict[str, Any]]) -> str:
     for result in results:
         load, host = result["load"], result["machine"]
         extra = f"; {load['callbacks_per_run']:,} callbacks per run per side" if "callbacks_per_run" in load else ""
+        size = f"{load['duration_s']} s" if "duration_s" in load else f"{load['events_per_run']:,} events"
         lines.append(
-            f"- {result['scenario']}: measured {result['measured_at']}, {load['runs']} runs of {load['duration_s']} s "
+            f"- {result['scenario']}: measured {result['measured_at']}, {load['runs']} runs of {size} "
             f"per side at {load['concurrency']} connections (medians){extra}; {host['cpus']} CPUs, "
             f"{host['memory_gb']} GB, Python {host['python']}, load average {host['load_average_1m']} before the run."
         )

@@ -94,7 +94,12 @@ async def fresh_events(url: str, count: int) -> dict[str, Any]:
             await connection.execute("TRUNCATE webhook_events, webhook_attempts")
         started = time.perf_counter()
         await _write_events(database, await _receiver_partners(database), count)
-        return {"events": count, "write_s": round(time.perf_counter() - started, 2)}
+        written_s = time.perf_counter() - started
+        async with database.transaction() as connection:
+            # A queue in service has statistics (autovacuum's analyze); a table filled a moment ago has none,
+            # and the claim's plan then reads every pending row (33 ms a claim at 20,000 pending, 0.8 ms with).
+            await connection.execute("ANALYZE webhook_events, partners")
+        return {"events": count, "write_s": round(written_s, 2)}
     finally:
         await database.dispose()
 

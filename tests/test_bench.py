@@ -133,3 +133,27 @@ def test_payin_scenario_runs_end_to_end(tmp_path: Path, database_url: str, monke
     assert checks["orders"] == 40 + 10  # the warm-up's orders and the run's
     assert result["checks_passed"], checks  # every order PAID once, one posting each, the ledger reconciled
     assert result["ratio"] > 0
+
+
+def test_withdrawals_scenario_runs_end_to_end(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny withdrawal run (four servers, three sides, the sandbox's callbacks, the checks)."""
+    from bench.context import BenchContext
+    from bench.harness import Load
+    from bench.scenarios import withdrawals
+
+    monkeypatch.setattr(withdrawals, "LOG_DIR", tmp_path)
+    monkeypatch.setattr(withdrawals, "RUN_WARMUP_S", 0.2)
+    env = clean_env(GERBANG_DATABASE_URL=database_url, GERBANG_LOG_FORMAT="json")
+    load = Load(concurrency=4, duration_s=0.5, runs=1, warmup_s=0)
+    result = withdrawals.run(BenchContext(database_url=database_url, env=env, load=load))
+    for side in ("gerbang", "gerbang_stub", "baseline"):
+        assert result[side]["throughput_per_s"] > 0, side
+        assert result[side]["errors"] == 0, side  # every withdrawal answered 201
+    assert result["gerbang"]["cpu_ms_per_request"]["psp"] > 0  # the sandbox PSP paid out
+    checks = result["checks"]
+    assert checks["by_account"]["sandbox"].get("COMPLETED", 0) > 0  # the sandbox called back
+    assert checks["by_account"]["stub"].keys() == {"PROCESSING"}  # the stub never does
+    assert result["checks_passed"], checks  # each answered once, held once, completed once; reconciled
+    assert result["ratio"] > 0
