@@ -26,6 +26,7 @@ from gerbang.kit.sql import Connection, Query
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.models import Order, ProviderCallback
+from gerbang.order.payloads import payment_payload
 from gerbang.order.service import PayIn
 from gerbang.provider.base import (
     Acknowledgement,
@@ -237,18 +238,6 @@ async def _provider_confirms_paid(
     except ProviderError:
         return False
     return result.status is PaymentStatus.paid and result.amount == order["amount"]
-
-
-def payment_payload(
-    order: asyncpg.Record | dict[str, Any], status: str, fee: int | None, paid_at: datetime | None
-) -> dict[str, Any]:
-    """The payment fields partners of the original rely on."""
-    return {
-        "orderId": str(order["id"]), "reference": order["reference"], "status": status,
-        "settlementStatus": "PENDING" if status == "PAID" else None, "grossAmount": order["amount"], "fee": fee,
-        "netAmount": order["amount"] - fee if fee is not None else None, "qrPayload": order["qr_payload"],
-        "paidAt": to_jakarta(paid_at).isoformat() if paid_at else None, "nonce": uuid.uuid4().hex,
-    }  # fmt: skip
 
 
 async def mark_paid(

@@ -64,6 +64,7 @@ _FAIL = {
             f"""{calls}
             UPDATE orders SET status = 'FAILED', updated_at = :now
             WHERE orders.id = :id AND orders.status = 'PENDING' AND orders.provider_account_id IS NULL
+            RETURNING orders.*
             """
         )
     )
@@ -128,10 +129,12 @@ async def attach_charge(
     return await _ATTACH_CHARGE[health].fetchrow(connection, id=order_id, now=now, **values, **charge)
 
 
-async def fail_order(connection: Connection, order_id: uuid.UUID, calls: Sequence[Call], now: datetime) -> None:
-    """Records the calls, none of which created a charge, and fails the order."""
+async def fail_order(
+    connection: Connection, order_id: uuid.UUID, calls: Sequence[Call], now: datetime
+) -> asyncpg.Record | None:
+    """Records the calls, none of which created a charge, and fails the order; the order if it failed it."""
     health, values = _calls(calls)
-    await _FAIL[health].execute(connection, id=order_id, now=now, **values)
+    return await _FAIL[health].fetchrow(connection, id=order_id, now=now, **values)
 
 
 # Compare-and-set: one customer pick per order, however many times the checkout form is sent at once.

@@ -20,6 +20,7 @@ import aiohttp
 import asyncpg
 
 from gerbang.db import Database
+from gerbang.events import service as events
 from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
@@ -28,6 +29,7 @@ from gerbang.kit.money import FeeRate
 from gerbang.kit.sql import Connection
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.order import repository
+from gerbang.order.payloads import payment_payload
 from gerbang.order.schemas import OrderView, PaymentCreate
 from gerbang.partner import service as partner_service
 from gerbang.partner.schemas import Partner
@@ -209,10 +211,18 @@ async def charge_order(
         calls.append(repository.Call(account, "ok", None, _ms(started)))
         winner = account
         break
+    if charge is None or winner is None:
+        now = utcnow()
+        async with pay_in.database.transaction() as connection:  # the failure and its events, together
+            failed = await repository.fail_order(connection, order_id, calls, now)
+            if failed is not None:
+                await events.webhook_and_outbox(
+                    connection, partner_id=failed["partner_id"], webhook_event="payment.failed", object_id=order_id,
+                    topic="payments.v1", key=str(order_id), outbox_event="payment.failed",
+                    data=payment_payload(failed, "FAILED", None, None), at=now,
+                )  # fmt: skip
+        raise ProvidersFailed(f"no provider could create the charge ({len(calls)} tried); order {order_id} failed")
     async with pay_in.database.connection() as connection:
-        if charge is None or winner is None:
-            await repository.fail_order(connection, order_id, calls, utcnow())
-            raise ProvidersFailed(f"no provider could create the charge ({len(calls)} tried); order {order_id} failed")
         attached = await repository.attach_charge(
             connection, order_id, calls, utcnow(), provider=winner["provider"], account_id=winner["id"],
             provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,

@@ -126,6 +126,11 @@ async def test_when_every_account_fails_the_order_fails(
     response = await post(shop, "/api/v1/payments", {"amount": 10_000})
     assert (response.status_code, response.json()["error"]) == (502, "provider_error")
     assert await _count(database, "SELECT count(*) FROM orders WHERE status = 'FAILED'") == 1
+    # The partner hears of it as of any other failure (a checkout customer's order fails this way too).
+    async with database.transaction() as connection:
+        hook = await connection.fetchrow("SELECT event_type, body::jsonb AS body FROM webhook_events")
+        outbox = await connection.fetchval("SELECT event FROM outbox_events")
+    assert (hook["event_type"], hook["body"]["status"], outbox) == ("payment.failed", "FAILED", "payment.failed")
 
 
 async def test_idempotency_keys(post: Post, shop: Tenant, add_account: AddAccount, database: Database) -> None:
