@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import bindparam, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from gerbang.events import callback_log
 from gerbang.events import service as events
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
@@ -51,19 +51,6 @@ _LOCK_ORDER = Query(
         "LEFT JOIN provider_accounts a ON a.id = o.provider_account_id WHERE o.id = :id FOR UPDATE OF o"
     )
 )
-_STORE = Query(
-    pg_insert(ProviderCallback)
-    .values(
-        provider=bindparam("provider"), event_id=bindparam("event_id"), order_id=bindparam("order_id"),
-        verified=bindparam("verified"), outcome=bindparam("outcome"), status=bindparam("status"),
-        amount=bindparam("amount"), body=bindparam("body"),
-    )
-    .on_conflict_do_nothing(index_elements=["provider", "event_id"], index_where=text("verified"))
-    .returning(ProviderCallback.id)
-)  # fmt: skip
-_SET_OUTCOME = Query(
-    update(ProviderCallback).where(ProviderCallback.id == bindparam("id")).values(outcome=bindparam("outcome"))
-)
 # A transition records the callback's outcome in its own statement (one round trip less); with no callback
 # (`callback_id` null: a status query's answer, an expiry) the CTE changes nothing.
 _NOTE = (
@@ -95,20 +82,14 @@ async def lock_order(connection: Connection, order_id: uuid.UUID) -> asyncpg.Rec
     return await _LOCK_ORDER.fetchrow(connection, id=order_id)
 
 
-def _body_text(body: bytes) -> str:
-    return body[:65536].decode("utf-8", errors="replace")
-
-
 async def _store(
     connection: Connection, provider: str, body: bytes, claimed: PaymentCallback | None, *, verified: bool, outcome: str
 ) -> int | None:
-    row_id: int | None = await _STORE.fetchval(
-        connection, provider=provider, event_id=claimed.event_id[:200] if claimed else None,
-        order_id=claimed.order_id if claimed else None, verified=verified, outcome=outcome,
+    return await callback_log.store(
+        connection, provider=provider, body=body, verified=verified, outcome=outcome,
+        event_id=claimed.event_id if claimed else None, order_id=claimed.order_id if claimed else None,
         status=claimed.status.value if claimed else None, amount=claimed.amount if claimed else None,
-        body=_body_text(body),
     )  # fmt: skip
-    return row_id
 
 
 async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCallback) -> Acknowledgement:
@@ -171,7 +152,7 @@ async def apply_status(
         connection, pay_in, account, order, status, amount, paid_at, confirm, callback_id
     )
     if callback_id is not None and not recorded:
-        await _SET_OUTCOME.execute(connection, id=callback_id, outcome=outcome)
+        await callback_log.set_outcome(connection, callback_id, outcome)
     if paid is not None:
         await ledger.order_paid(
             connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],

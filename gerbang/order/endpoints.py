@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from gerbang.auth.dependencies import PartnerRequest
 from gerbang.db import DbConnection
-from gerbang.exceptions import GerbangError, NotFound
-from gerbang.kit.time import utcnow
+from gerbang.exceptions import NotFound
 from gerbang.order import callbacks, idempotency, service, status_check
 from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
 from gerbang.order.service import PayIn, checkout_url
@@ -49,22 +48,15 @@ async def _create(
     request: Request, partner_id: uuid.UUID, body: PaymentCreate, key: str | None, *, with_method: bool
 ) -> Response:
     pay_in: PayIn = request.app.state.pay_in
-    if key is not None:
-        replay = await idempotency.claim(
-            pay_in.database, partner_id, key, await request.body(), request.url.path, utcnow()
-        )
-        if replay is not None:
-            return _response(body.flow, replay.status_code, replay.body)
-    try:
+
+    async def produce() -> Any:
         order = await service.create_order(pay_in, partner_id, body, with_method=with_method)
-    except GerbangError:
-        if key is not None:
-            await idempotency.release(pay_in.database, partner_id, key)
-        raise
-    content = orjson.loads(PaymentCreated(result=_result(pay_in, order)).model_dump_json(by_alias=True))
-    if key is not None:
-        await idempotency.complete(pay_in.database, partner_id, key, 201, content)
-    return _response(body.flow, 201, content)
+        return orjson.loads(PaymentCreated(result=_result(pay_in, order)).model_dump_json(by_alias=True))
+
+    status_code, content = await idempotency.once(
+        pay_in.database, partner_id, key, await request.body(), request.url.path, 201, produce
+    )
+    return _response(body.flow, status_code, content)
 
 
 def _response(flow: str, status_code: int, content: Any) -> Response:

@@ -11,6 +11,7 @@ around them is needed, so none is opened.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +20,10 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.db import Database
-from gerbang.exceptions import BadRequest, Conflict, UnprocessableEntity
+from gerbang.exceptions import BadRequest, Conflict, GerbangError, UnprocessableEntity
 from gerbang.kit.crypto import sha256_hex
 from gerbang.kit.sql import Query
+from gerbang.kit.time import utcnow
 from gerbang.models import IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
@@ -114,6 +116,26 @@ async def complete(database: Database, partner_id: uuid.UUID, key: str, status_c
 async def release(database: Database, partner_id: uuid.UUID, key: str) -> None:
     async with database.connection() as connection:
         await _RELEASE.execute(connection, partner_id=partner_id, key=key)
+
+
+async def once(
+    database: Database, partner_id: uuid.UUID, key: str | None, request_body: bytes, path: str, status_code: int,
+    produce: Callable[[], Awaitable[Any]],
+) -> tuple[int, Any]:  # fmt: skip
+    """`produce()` (the JSON content of a `status_code` answer) at most once per key; a replay answers with the
+    stored status and content. Without a key it simply runs. A refusal releases the key for a retry."""
+    if key is None:
+        return status_code, await produce()
+    replay = await claim(database, partner_id, key, request_body, path, utcnow())
+    if replay is not None:
+        return replay.status_code, replay.body
+    try:
+        content = await produce()
+    except GerbangError:
+        await release(database, partner_id, key)
+        raise
+    await complete(database, partner_id, key, status_code, content)
+    return status_code, content
 
 
 async def purge(database: Database, now: datetime) -> int:

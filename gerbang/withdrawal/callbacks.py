@@ -8,6 +8,7 @@ from gerbang.events import callback_log
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Connection
 from gerbang.provider.base import Acknowledgement, InboundCallback, PayoutProvider
+from gerbang.routing import repository as accounts_repository
 from gerbang.routing.accounts import adapter_account
 from gerbang.withdrawal import repository
 from gerbang.withdrawal.service import Payouts, apply_status
@@ -36,7 +37,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
         row = (
             await repository.get(connection, claimed.withdrawal_id, for_update=True) if claimed.withdrawal_id else None
         )
-        account = await repository.provider_account(connection, row["provider_account_id"]) if row else None
+        account = await accounts_repository.get_account(connection, row["provider_account_id"]) if row else None
         if row is None or account is None or account["provider"] != adapter.name:
             await keep(connection, verified=False, outcome="unknown_withdrawal")
             log.warning("withdrawal.callback_unknown", provider=adapter.name)

@@ -81,7 +81,7 @@ class WithdrawalFilters:
 Filters = Annotated[WithdrawalFilters, Depends()]
 
 
-async def _list(connection: Connection, partner_ids: list[uuid.UUID], filters: WithdrawalFilters) -> list[Any]:
+async def _list(connection: Connection, partner_ids: list[uuid.UUID] | None, filters: WithdrawalFilters) -> list[Any]:
     query, values = repository.list_query(partner_ids=partner_ids, **asdict(filters))
     return await query.fetch(connection, **values)
 
@@ -180,7 +180,7 @@ async def admin_list(
     filters: Filters,
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
 ) -> list[WithdrawalView]:
-    partner_ids = [partner_id] if partner_id else [p.id for p in await partner_service.list_partners(connection)]
+    partner_ids = [partner_id] if partner_id else None
     return [service.view(row) for row in await _list(connection, partner_ids, filters)]
 
 
@@ -197,7 +197,7 @@ async def admin_export(
     filters: Filters,
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
 ) -> Response:
-    partner_ids = [partner_id] if partner_id else [p.id for p in await partner_service.list_partners(connection)]
+    partner_ids = [partner_id] if partner_id else None
     filters.limit = EXPORT_LIMIT
     return _csv(await _list(connection, partner_ids, filters), "withdrawals.csv")
 

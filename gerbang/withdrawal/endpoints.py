@@ -12,10 +12,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from gerbang.auth.dependencies import ServerToServerPartner
-from gerbang.config import Settings
 from gerbang.db import DbConnection
-from gerbang.exceptions import GerbangError, NotFound
-from gerbang.kit.time import utcnow
+from gerbang.exceptions import NotFound
 from gerbang.ledger import service as ledger_service
 from gerbang.order import idempotency
 from gerbang.order.service import PayIn
@@ -51,11 +49,9 @@ class ProviderNotFound(NotFound):
 
 def payouts_of(request: Request) -> Payouts:
     pay_in: PayIn = request.app.state.pay_in
-    settings: Settings = request.app.state.settings
-    return Payouts(
-        pay_in.database, pay_in.key_ring, pay_in.session, pay_in.public_url, settings.withdrawal_min_amount,
-        settings.withdrawal_max_amount, settings.withdrawal_resubmit_after, settings.withdrawal_poll_after,
-    )  # fmt: skip
+    return Payouts.from_settings(
+        pay_in.database, pay_in.key_ring, pay_in.session, request.app.state.settings, pay_in.public_url
+    )
 
 
 @router.post(
@@ -73,24 +69,17 @@ async def create_withdrawal(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     payouts = payouts_of(request)
-    if idempotency_key is not None:
-        replay = await idempotency.claim(
-            payouts.database, partner.partner_id, idempotency_key, await request.body(), request.url.path, utcnow()
-        )
-        if replay is not None:
-            return JSONResponse(replay.body, status_code=replay.status_code)
-    try:
+
+    async def produce() -> Any:
         created = await service.request(
             payouts, partner.partner_id, body, source="s2s", requested_by=f"api_key:{partner.api_key_id}"
         )
-    except GerbangError:
-        if idempotency_key is not None:
-            await idempotency.release(payouts.database, partner.partner_id, idempotency_key)
-        raise
-    content = orjson.loads(WithdrawalCreated(result=created).model_dump_json(by_alias=True))
-    if idempotency_key is not None:
-        await idempotency.complete(payouts.database, partner.partner_id, idempotency_key, 201, content)
-    return JSONResponse(content, status_code=201)
+        return orjson.loads(WithdrawalCreated(result=created).model_dump_json(by_alias=True))
+
+    status_code, content = await idempotency.once(
+        payouts.database, partner.partner_id, idempotency_key, await request.body(), request.url.path, 201, produce
+    )
+    return JSONResponse(content, status_code=status_code)
 
 
 @router.get("/s2s/withdrawals", operation_id="withdrawals-s2s_list", summary="My withdrawals, newest first")

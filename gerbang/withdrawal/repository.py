@@ -38,7 +38,6 @@ _PAYOUT_ACCOUNT = Query(
     .order_by(ProviderAccount.priority, ProviderAccount.created_at)
     .limit(1)
 )
-_ACCOUNT = Query(select(ProviderAccount.__table__).where(ProviderAccount.id == bindparam("id")))
 # Compare-and-set: a withdrawal leaves `expected` once, whoever tries first.
 _MOVE = Query(
     update(Withdrawal)
@@ -92,10 +91,6 @@ async def payout_account(connection: Connection, providers: Sequence[str]) -> as
     return await _PAYOUT_ACCOUNT.fetchrow(connection, providers=list(providers))
 
 
-async def provider_account(connection: Connection, account_id: uuid.UUID) -> asyncpg.Record | None:
-    return await _ACCOUNT.fetchrow(connection, id=account_id)
-
-
 async def move(
     connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, status: str, now: datetime,
     next_check_at: datetime, provider_reference: str | None = None, failure_reason: str | None = None,
@@ -123,11 +118,15 @@ async def claim_due(
 
 
 def list_query(
-    *, partner_ids: Sequence[uuid.UUID], status: str | None, reference: str | None, since: datetime | None,
+    *, partner_ids: Sequence[uuid.UUID] | None, status: str | None, reference: str | None, since: datetime | None,
     until: datetime | None, before: datetime | None, limit: int,
 ) -> tuple[Query, dict[str, Any]]:  # fmt: skip
-    statement = select(*Withdrawal.__table__.columns).where(Withdrawal.partner_id == any_(bindparam("partner_ids")))
-    values: dict[str, Any] = {"partner_ids": list(partner_ids), "limit": limit}
+    """A filtered page, newest first; `partner_ids` None: every partner's (admins)."""
+    statement = select(*Withdrawal.__table__.columns)
+    values: dict[str, Any] = {"limit": limit}
+    if partner_ids is not None:
+        statement = statement.where(Withdrawal.partner_id == any_(bindparam("partner_ids")))
+        values["partner_ids"] = list(partner_ids)
     filters: dict[str, tuple[object, Any]] = {
         "status": (status, Withdrawal.status == bindparam("status")),
         "reference": (reference, Withdrawal.reference == bindparam("reference")),

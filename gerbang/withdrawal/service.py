@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.events import alerts
 from gerbang.events import service as events
@@ -42,6 +43,7 @@ from gerbang.provider.base import (
     ProviderRejected,
 )
 from gerbang.provider.registry import PAYOUT_PROVIDERS, payout_provider
+from gerbang.routing import repository as accounts_repository
 from gerbang.routing.accounts import adapter_account
 from gerbang.withdrawal import repository
 from gerbang.withdrawal.schemas import AccountCheck, WithdrawalCreate, WithdrawalView
@@ -101,6 +103,17 @@ class Payouts:
     max_amount: int
     resubmit_after: timedelta
     poll_after: timedelta
+
+    @classmethod
+    def from_settings(
+        cls, database: Database, key_ring: KeyRing, session: aiohttp.ClientSession, settings: Settings,
+        public_url: str | None = None,
+    ) -> Payouts:  # fmt: skip
+        """`public_url`: where providers reach us, if not the settings' (the app's own, as its `PayIn` has it)."""
+        return cls(
+            database, key_ring, session, public_url or settings.public_base_url, settings.withdrawal_min_amount,
+            settings.withdrawal_max_amount, settings.withdrawal_resubmit_after, settings.withdrawal_poll_after,
+        )  # fmt: skip
 
     def callback_url(self, provider: str) -> str:
         return f"{self.public_url}/api/v1/withdrawals/callback/{provider}"
@@ -235,7 +248,7 @@ async def get_visible(connection: Connection, withdrawal_id: uuid.UUID, partner_
 async def submit(payouts: Payouts, row: asyncpg.Record) -> None:
     """Sends the disbursement (again: the provider dedupes by our id) and records the answer."""
     async with payouts.database.transaction() as connection:
-        account = await repository.provider_account(connection, row["provider_account_id"])
+        account = await accounts_repository.get_account(connection, row["provider_account_id"])
         await repository.count_submit(connection, row["id"])
     assert account is not None  # noqa: S101 (a foreign key)
     adapter = payout_provider(account["provider"])
@@ -393,7 +406,7 @@ async def recover_due(payouts: Payouts, limit: int = RECOVERY_BATCH) -> int:
 
 async def _poll(payouts: Payouts, row: asyncpg.Record) -> None:
     async with payouts.database.transaction() as connection:
-        account = await repository.provider_account(connection, row["provider_account_id"])
+        account = await accounts_repository.get_account(connection, row["provider_account_id"])
     assert account is not None  # noqa: S101
     adapter = payout_provider(account["provider"])
     try:

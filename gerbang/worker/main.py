@@ -46,11 +46,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str) -> list[Worke
     async def recover_withdrawals(stop: asyncio.Event) -> None:
         # One HTTP session for the loop's life: provider calls reuse its connections.
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            payouts = Payouts(
-                database, KeyRing(settings.secret_keys), session, settings.public_base_url,
-                settings.withdrawal_min_amount, settings.withdrawal_max_amount, settings.withdrawal_resubmit_after,
-                settings.withdrawal_poll_after,
-            )  # fmt: skip
+            payouts = Payouts.from_settings(database, KeyRing(settings.secret_keys), session, settings)
 
             async def recover() -> None:
                 while await recover_due(payouts) == RECOVERY_BATCH:

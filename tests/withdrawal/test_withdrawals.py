@@ -19,7 +19,6 @@ from gerbang.kit.time import utcnow
 from gerbang.ledger import service as ledger
 from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
 from gerbang.withdrawal import service
-from gerbang.withdrawal.endpoints import payouts_of
 from tests.auth.people import Tenant, tenant
 from tests.withdrawal.conftest import MERCHANT_KEY, Fund, Send, balances, reconcile_clean
 
@@ -240,11 +239,10 @@ async def test_a_crash_between_the_two_transactions_is_finished_by_the_recovery_
 
 
 def _payouts(app: FastAPI) -> service.Payouts:
-    class _Request:
-        def __init__(self) -> None:
-            self.app = app
-
-    return payouts_of(_Request())  # type: ignore[arg-type]
+    pay_in = app.state.pay_in
+    return service.Payouts.from_settings(
+        pay_in.database, pay_in.key_ring, pay_in.session, app.state.settings, pay_in.public_url
+    )
 
 
 @pytest.mark.parametrize(
