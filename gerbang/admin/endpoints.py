@@ -14,6 +14,7 @@ from gerbang.ledger import service as ledger_service
 from gerbang.ledger.schemas import ReconcileReport
 from gerbang.webhook import endpoints as webhook_endpoints
 from gerbang.withdrawal import console as withdrawal_console
+from gerbang.withdrawal import platform as platform_payouts
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -32,3 +33,4 @@ router.include_router(security.router)
 router.include_router(provider_accounts.router)
 router.include_router(webhook_endpoints.admin_router)
 router.include_router(withdrawal_console.admin_router)
+router.include_router(platform_payouts.router)

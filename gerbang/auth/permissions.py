@@ -26,6 +26,8 @@ class Permission(enum.StrEnum):
     webhooks_replay = "webhooks.replay"
     withdrawals_read = "withdrawals.read"
     withdrawals_manage = "withdrawals.manage"
+    platform_payouts_read = "platform_payouts.read"
+    platform_payouts_manage = "platform_payouts.manage"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
 
@@ -59,6 +61,9 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
         {AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE, AdminRole.SUPPORT}
     ),
     Permission.withdrawals_manage: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    Permission.platform_payouts_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # The platform's own money leaves: the highest role only, with its second factor on every request.
+    Permission.platform_payouts_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
 }

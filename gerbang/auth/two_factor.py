@@ -117,16 +117,18 @@ class TwoFactorNotEnrolled(Forbidden):
 
 
 async def confirm_payout(
-    connection: Connection, key_ring: KeyRing, *, user_id: uuid.UUID, otp: str | None, required: bool, now: datetime
-) -> None:
-    """A console withdrawal: a partner user with 2FA proves it with a current code (or a recovery code); where
-    the partner requires 2FA for withdrawals, a user who has not enrolled is refused."""
-    state = await PARTNER_USERS.totp_state(connection, user_id)
+    connection: Connection, key_ring: KeyRing, *, user_id: uuid.UUID, otp: str | None, required: bool, now: datetime,
+    users: UserTable = PARTNER_USERS,
+) -> None:  # fmt: skip
+    """A payout from a console: a user with 2FA proves it with a current code (or a recovery code); where 2FA
+    is required for payouts (by the partner for its users; always for the platform's own), a user who has not
+    enrolled is refused."""
+    state = await users.totp_state(connection, user_id)
     if state is None or state["totp_secret_encrypted"] is None:
         if required:
-            raise TwoFactorNotEnrolled("this partner requires two-factor authentication for withdrawals: enrol first")
+            raise TwoFactorNotEnrolled("two-factor authentication is required for this payout: enrol first")
         return
     await check_second_factor(
-        connection, key_ring, PARTNER_USERS, user_id=user_id, secret_encrypted=state["totp_secret_encrypted"],
+        connection, key_ring, users, user_id=user_id, secret_encrypted=state["totp_secret_encrypted"],
         last_step=state["totp_last_step"], otp=otp, now=now,
     )  # fmt: skip

@@ -65,6 +65,7 @@ class TransactionKind(enum.StrEnum):
     withdrawal_hold = "withdrawal_hold"
     withdrawal_complete = "withdrawal_complete"
     withdrawal_release = "withdrawal_release"
+    platform_payout = "platform_payout"
     advance_grant = "advance_grant"
     loan_repayment = "loan_repayment"
     reversal = "reversal"

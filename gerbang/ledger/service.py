@@ -339,6 +339,18 @@ async def withdrawal_release(
     )  # fmt: skip
 
 
+async def platform_payout(
+    connection: Connection, *, payout_id: uuid.UUID, provider_account_id: uuid.UUID, amount: int
+) -> Posting:
+    """The platform's own payout left a provider account: our fee income and the provider balance both fall by
+    the amount. Posted once, when the provider confirms (a platform payout holds nothing before)."""
+    return await _move(
+        connection, key=f"platform_payout:{payout_id}:complete", kind=TransactionKind.platform_payout,
+        reference=f"withdrawal:{payout_id}", debited=house(AccountKind.platform_fees, PLATFORM, payout_id),
+        credited=house(AccountKind.provider_balance, provider_account_id, payout_id), value=amount, what="amount",
+    )  # fmt: skip
+
+
 async def advance_grant(
     connection: Connection, *, advance_id: uuid.UUID, partner_id: uuid.UUID, amount_lent: int
 ) -> Posting:

@@ -24,14 +24,21 @@ from gerbang.models.base import Model
 
 class Withdrawal(Model):
     """A payout to a bank account: PENDING until the provider accepts it, PROCESSING until it reports the
-    outcome, then COMPLETED or FAILED. The gross is held in the ledger from the moment the row exists."""
+    outcome, then COMPLETED or FAILED. A partner's gross is held in the ledger from the moment the row exists.
+
+    A platform payout (source `platform`, no partner) is the platform taking its own fee income out of a
+    provider account; it holds nothing and posts only when the provider confirms (docs/withdrawals.md)."""
 
     __tablename__ = "withdrawals"
     __table_args__ = (
         CheckConstraint("status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')", name="status"),
         CheckConstraint("amount > 0 AND fee >= 0 AND net > 0 AND amount = fee + net", name="amounts"),
-        CheckConstraint("source IN ('console', 's2s', 'admin')", name="source"),
+        CheckConstraint("source IN ('console', 's2s', 'admin', 'platform')", name="source"),
+        CheckConstraint("(source = 'platform') = (partner_id IS NULL)", name="platform_has_no_partner"),
         Index("uq_withdrawals_partner_id_reference", "partner_id", "reference", unique=True),
+        Index(
+            "uq_withdrawals_platform_reference", "reference", unique=True, postgresql_where=text("partner_id IS NULL")
+        ),
         Index("ix_withdrawals_partner_id_created_at", "partner_id", "created_at"),
         # The recovery job's work: accepted by nobody yet, or waiting for the provider's word.
         Index("ix_withdrawals_open", "next_check_at", postgresql_where=text("status IN ('PENDING', 'PROCESSING')")),
@@ -39,9 +46,10 @@ class Withdrawal(Model):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     """Our reference, and the provider's idempotency id: a resubmission is the same disbursement."""
-    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("partners.id"), nullable=False)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("partners.id"), nullable=True)
+    """None for a platform payout."""
     reference: Mapped[str] = mapped_column(String(100), nullable=False)
-    """The partner's own id for the withdrawal, unique per partner."""
+    """The partner's own id for the withdrawal, unique per partner (the platform's, unique among its payouts)."""
     source: Mapped[str] = mapped_column(String(16), nullable=False)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     """Gross, in whole rupiah: what leaves the partner's balance."""

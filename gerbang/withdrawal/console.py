@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -81,12 +82,14 @@ class WithdrawalFilters:
 Filters = Annotated[WithdrawalFilters, Depends()]
 
 
-async def _list(connection: Connection, partner_ids: list[uuid.UUID] | None, filters: WithdrawalFilters) -> list[Any]:
-    query, values = repository.list_query(partner_ids=partner_ids, **asdict(filters))
+async def list_rows(
+    connection: Connection, partner_ids: list[uuid.UUID] | None, filters: WithdrawalFilters, *, platform: bool = False
+) -> list[Any]:
+    query, values = repository.list_query(partner_ids=partner_ids, platform=platform, **asdict(filters))
     return await query.fetch(connection, **values)
 
 
-def _csv(rows: list[Any], filename: str) -> Response:
+def csv_response(rows: list[Any], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -129,7 +132,7 @@ async def create(
 @client_router.get("", operation_id="partner_user-withdrawals_list", summary="Withdrawals, newest first")
 async def list_withdrawals(user: Withdrawer, connection: DbConnection, filters: Filters) -> list[WithdrawalView]:
     visible = await partner_service.visible_partner_ids(connection, user.partner_id)
-    return [service.view(row) for row in await _list(connection, visible, filters)]
+    return [service.view(row) for row in await list_rows(connection, visible, filters)]
 
 
 @client_router.get(
@@ -142,7 +145,7 @@ async def list_withdrawals(user: Withdrawer, connection: DbConnection, filters: 
 async def export(user: Withdrawer, connection: DbConnection, filters: Filters) -> Response:
     visible = await partner_service.visible_partner_ids(connection, user.partner_id)
     filters.limit = EXPORT_LIMIT
-    return _csv(await _list(connection, visible, filters), "withdrawals.csv")
+    return csv_response(await list_rows(connection, visible, filters), "withdrawals.csv")
 
 
 @client_router.get(
@@ -181,7 +184,7 @@ async def admin_list(
     partner_id: Annotated[uuid.UUID | None, Query(alias="partnerId")] = None,
 ) -> list[WithdrawalView]:
     partner_ids = [partner_id] if partner_id else None
-    return [service.view(row) for row in await _list(connection, partner_ids, filters)]
+    return [service.view(row) for row in await list_rows(connection, partner_ids, filters)]
 
 
 @admin_router.get(
@@ -199,18 +202,21 @@ async def admin_export(
 ) -> Response:
     partner_ids = [partner_id] if partner_id else None
     filters.limit = EXPORT_LIMIT
-    return _csv(await _list(connection, partner_ids, filters), "withdrawals.csv")
+    return csv_response(await list_rows(connection, partner_ids, filters), "withdrawals.csv")
 
 
-async def _act(
-    request: Request, withdrawal_id: uuid.UUID, status: DisbursementStatus, audit: AuditTrail, action: str,
-    **details: str,
-) -> WithdrawalView:  # fmt: skip
+async def act(
+    request: Request, withdrawal_id: uuid.UUID, status: DisbursementStatus, audit: AuditTrail, action: str, *,
+    platform: bool = False, **details: str,
+) -> asyncpg.Record:  # fmt: skip
+    """An admin's explicit action on an open payout (a partner's, or with `platform` the platform's own): the
+    provider's answer applied as if it had sent it, and an audit entry. Returns the payout afterwards."""
     payouts = payouts_of(request)
     async with payouts.database.transaction() as connection:
         row = await repository.get(connection, withdrawal_id, for_update=True)
-        if row is None:
-            raise service.WithdrawalNotFound(f"no withdrawal {withdrawal_id}")
+        if row is None or service.is_platform(row) != platform:
+            missing = service.PlatformPayoutNotFound if platform else service.WithdrawalNotFound
+            raise missing(f"no {'platform payout' if platform else 'withdrawal'} {withdrawal_id}")
         if row["status"] not in ("PENDING", "PROCESSING"):
             raise NotOpen(f"withdrawal {withdrawal_id} is {row['status']}: it is final")
         await service.apply_status(
@@ -223,7 +229,7 @@ async def _act(
         )  # fmt: skip
         after = await repository.get(connection, withdrawal_id)
     assert after is not None  # noqa: S101
-    return service.view(after)
+    return after
 
 
 @admin_router.get(
@@ -245,8 +251,10 @@ async def admin_get(withdrawal_id: uuid.UUID, _: WithdrawalsRead, request: Reque
 async def mark_failed(
     withdrawal_id: uuid.UUID, body: MarkFailed, _: WithdrawalsManage, request: Request, audit: AuditTrail
 ) -> WithdrawalView:
-    return await _act(
-        request, withdrawal_id, DisbursementStatus.failed, audit, "withdrawal.marked_failed", reason=body.reason
+    return service.view(
+        await act(
+            request, withdrawal_id, DisbursementStatus.failed, audit, "withdrawal.marked_failed", reason=body.reason
+        )
     )
 
 
@@ -259,7 +267,9 @@ async def mark_failed(
 async def mark_completed(
     withdrawal_id: uuid.UUID, body: MarkCompleted, _: WithdrawalsManage, request: Request, audit: AuditTrail
 ) -> WithdrawalView:
-    return await _act(
-        request, withdrawal_id, DisbursementStatus.completed, audit, "withdrawal.marked_completed",
-        provider_reference=body.provider_reference,
+    return service.view(
+        await act(
+            request, withdrawal_id, DisbursementStatus.completed, audit, "withdrawal.marked_completed",
+            provider_reference=body.provider_reference,
+        )
     )  # fmt: skip

@@ -23,6 +23,26 @@ _INSERT = Query(
     .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
     .returning(*Withdrawal.__table__.columns)
 )
+# The platform's payouts have no partner: their references are unique among themselves (a partial index).
+_INSERT_PLATFORM = Query(
+    pg_insert(Withdrawal)
+    .values({name: bindparam(name) for name in _NEW})
+    .on_conflict_do_nothing(index_elements=["reference"], index_where=Withdrawal.partner_id.is_(None))
+    .returning(*Withdrawal.__table__.columns)
+)
+_BY_PLATFORM_REFERENCE = Query(
+    select(Withdrawal.id).where(Withdrawal.partner_id.is_(None), Withdrawal.reference == bindparam("reference"))
+)
+# What open platform payouts will take when they complete: from the platform's fees and, per account, from
+# the provider balance. Read under the platform-payout lock, so two requests cannot both count on the same money.
+_OPEN_PLATFORM = Query(
+    text("""
+    SELECT coalesce(sum(amount), 0) AS everywhere,
+           coalesce(sum(amount) FILTER (WHERE provider_account_id = :account_id), 0) AS on_account
+    FROM withdrawals WHERE partner_id IS NULL AND status IN ('PENDING', 'PROCESSING')
+    """)
+)
+_LOCK_PLATFORM_PAYOUTS = Query(text("SELECT pg_advisory_xact_lock(hashtext('gerbang.platform_payouts'))"))
 _BY_REFERENCE = Query(
     select(Withdrawal.id).where(
         Withdrawal.partner_id == bindparam("partner_id"), Withdrawal.reference == bindparam("reference")
@@ -78,6 +98,28 @@ async def insert(connection: Connection, **values: Any) -> asyncpg.Record | None
     return await _INSERT.fetchrow(connection, **values)
 
 
+async def insert_platform(connection: Connection, **values: Any) -> asyncpg.Record | None:
+    """None if a platform payout already has this reference."""
+    return await _INSERT_PLATFORM.fetchrow(connection, partner_id=None, **values)
+
+
+async def platform_id_by_reference(connection: Connection, reference: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await _BY_PLATFORM_REFERENCE.fetchval(connection, reference=reference)
+    return found
+
+
+async def lock_platform_payouts(connection: Connection) -> None:
+    """Until the transaction ends: one platform payout request at a time decides against the balances."""
+    await _LOCK_PLATFORM_PAYOUTS.execute(connection)
+
+
+async def open_platform_payouts(connection: Connection, provider_account_id: uuid.UUID) -> tuple[int, int]:
+    """Open platform payouts' amounts: (all of them, those on this provider account)."""
+    row = await _OPEN_PLATFORM.fetchrow(connection, account_id=provider_account_id)
+    assert row is not None  # noqa: S101 (an aggregate always returns a row)
+    return int(row["everywhere"]), int(row["on_account"])
+
+
 async def id_by_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> uuid.UUID | None:
     found: uuid.UUID | None = await _BY_REFERENCE.fetchval(connection, partner_id=partner_id, reference=reference)
     return found
@@ -119,12 +161,17 @@ async def claim_due(
 
 def list_query(
     *, partner_ids: Sequence[uuid.UUID] | None, status: str | None, reference: str | None, since: datetime | None,
-    until: datetime | None, before: datetime | None, limit: int,
+    until: datetime | None, before: datetime | None, limit: int, platform: bool = False,
 ) -> tuple[Query, dict[str, Any]]:  # fmt: skip
-    """A filtered page, newest first; `partner_ids` None: every partner's (admins)."""
+    """A filtered page, newest first; `partner_ids` None: every partner's (admins); `platform`: the platform's
+    own payouts instead (listed apart from partners' withdrawals)."""
     statement = select(*Withdrawal.__table__.columns)
     values: dict[str, Any] = {"limit": limit}
-    if partner_ids is not None:
+    if platform:
+        statement = statement.where(Withdrawal.partner_id.is_(None))
+    elif partner_ids is None:
+        statement = statement.where(Withdrawal.partner_id.is_not(None))
+    else:
         statement = statement.where(Withdrawal.partner_id == any_(bindparam("partner_ids")))
         values["partner_ids"] = list(partner_ids)
     filters: dict[str, tuple[object, Any]] = {

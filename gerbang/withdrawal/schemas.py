@@ -41,17 +41,24 @@ class AccountCheck(BaseModel):
     reason: str | None
 
 
-class WithdrawalView(BaseModel):
+class PlatformPayoutCreate(WithdrawalCreate):
+    """The platform's own payout from a provider account's balance (no fee: it is our money)."""
+
+    provider_account_id: uuid.UUID = Field(alias="providerAccountId", description="The account the money leaves")
+    otp: Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=32)] = Field(
+        description="A current TOTP code (or a recovery code) of the requesting admin"
+    )
+
+
+class _PayoutView(BaseModel):
+    """What every payout shows, a partner's withdrawal or the platform's own."""
+
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="ignore")
 
     id: uuid.UUID
-    partner_id: uuid.UUID = Field(alias="partnerId")
     reference: str
-    source: str
     status: str = Field(description="PENDING, PROCESSING, COMPLETED or FAILED")
     amount: int
-    fee: int
-    net: int = Field(alias="netAmount")
     bank_code: str = Field(alias="bankCode")
     account_number: str = Field(alias="accountNumber")
     account_holder: str = Field(alias="accountHolder", description="As the bank holds it")
@@ -60,10 +67,22 @@ class WithdrawalView(BaseModel):
     note: str | None
     provider_reference: str | None = Field(alias="providerReference")
     failure_reason: str | None = Field(alias="failureReason")
-    retry_of: uuid.UUID | None = Field(alias="retryOf")
     created_at: datetime = Field(alias="createdAt")
     completed_at: datetime | None = Field(alias="completedAt")
     failed_at: datetime | None = Field(alias="failedAt")
+
+
+class WithdrawalView(_PayoutView):
+    partner_id: uuid.UUID = Field(alias="partnerId")
+    source: str
+    fee: int
+    net: int = Field(alias="netAmount")
+    retry_of: uuid.UUID | None = Field(alias="retryOf")
+
+
+class PlatformPayoutView(_PayoutView):
+    provider_account_id: uuid.UUID = Field(alias="providerAccountId")
+    requested_by: str | None = Field(alias="requestedBy", description="`admin:<id>`")
 
 
 class WithdrawalCreated(BaseModel):

@@ -33,6 +33,7 @@ from gerbang.kit.money import FeeRate
 from gerbang.kit.sql import Connection
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
+from gerbang.ledger.schemas import AccountKind, AccountRef
 from gerbang.partner import service as partner_service
 from gerbang.provider.base import (
     AccountInquiry,
@@ -46,7 +47,13 @@ from gerbang.provider.registry import PAYOUT_PROVIDERS, payout_provider
 from gerbang.routing import repository as accounts_repository
 from gerbang.routing.accounts import adapter_account
 from gerbang.withdrawal import repository
-from gerbang.withdrawal.schemas import AccountCheck, WithdrawalCreate, WithdrawalView
+from gerbang.withdrawal.schemas import (
+    AccountCheck,
+    PlatformPayoutCreate,
+    PlatformPayoutView,
+    WithdrawalCreate,
+    WithdrawalView,
+)
 
 log = get_logger("gerbang.withdrawals")
 
@@ -91,6 +98,17 @@ class WithdrawalNotFound(NotFound):
     code = "withdrawal_not_found"
 
 
+class PlatformPayoutNotFound(NotFound):
+    code = "platform_payout_not_found"
+
+
+class PayoutAccountNotFound(NotFound):
+    code = "provider_account_not_found"
+
+
+PLATFORM_SOURCE = "platform"
+
+
 @dataclass(frozen=True)
 class Payouts:
     """What paying out needs from the running process."""
@@ -121,6 +139,14 @@ class Payouts:
 
 def view(row: asyncpg.Record) -> WithdrawalView:
     return WithdrawalView.model_validate(dict(row))
+
+
+def platform_view(row: asyncpg.Record) -> PlatformPayoutView:
+    return PlatformPayoutView.model_validate(dict(row))
+
+
+def is_platform(row: asyncpg.Record) -> bool:
+    return bool(row["partner_id"] is None)
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -230,12 +256,68 @@ async def retry(
     )
 
 
+async def request_platform_payout(
+    payouts: Payouts, body: PlatformPayoutCreate, *, requested_by: str
+) -> PlatformPayoutView:
+    """The platform takes its fee income out of a provider account. Nothing is held: the money leaves our books
+    when the provider confirms. Until then an open payout counts against both balances it will draw on (the
+    platform's fees, the account's provider balance), decided one request at a time under a lock, so two
+    requests cannot both spend the same money."""
+    now = utcnow()
+    if body.amount < payouts.min_amount:
+        raise AmountOutOfRange(f"a payout is at least {payouts.min_amount} rupiah")
+    async with payouts.database.transaction() as connection:
+        account = await accounts_repository.get_account(connection, body.provider_account_id)
+    if account is None or account["provider"] not in PAYOUT_PROVIDERS:
+        raise PayoutAccountNotFound(f"no provider account {body.provider_account_id} that pays out")
+    if not account["enabled"]:
+        raise NoPayoutProvider(f"provider account {body.provider_account_id} is disabled")
+    checked = await _inquire(payouts, account, body.bank_code, body.account_number)
+    if not checked.valid or checked.holder_name is None:
+        raise InvalidBankAccount(f"the bank does not know this account ({checked.reason or 'invalid'})")
+    payout_id = uuid.uuid4()
+    supplied = body.account_holder_name
+    async with payouts.database.transaction() as connection:
+        await repository.lock_platform_payouts(connection)
+        open_everywhere, open_on_account = await repository.open_platform_payouts(connection, account["id"])
+        fees = await ledger.balance_of(connection, AccountRef(AccountKind.platform_fees)) - open_everywhere
+        if body.amount > fees:
+            raise ledger.InsufficientFunds(f"the platform's fee income not yet paid out is {max(fees, 0)} rupiah")
+        held = await ledger.balance_of(connection, AccountRef(AccountKind.provider_balance, account["id"]))
+        if body.amount > held - open_on_account:
+            raise ledger.InsufficientFunds(
+                f"provider account {account['id']} holds {max(held - open_on_account, 0)} rupiah not yet paid out"
+            )
+        row = await repository.insert_platform(
+            connection, id=payout_id, reference=body.reference or str(payout_id), source=PLATFORM_SOURCE,
+            amount=body.amount, fee=0, net=body.amount, bank_code=checked.bank_code,
+            account_number=checked.account_number, account_holder=checked.holder_name, supplied_holder_name=supplied,
+            holder_name_mismatch=supplied is not None and not _same_name(supplied, checked.holder_name),
+            note=body.note, provider_account_id=account["id"], requested_by=requested_by, retry_of=None,
+            next_check_at=now + payouts.resubmit_after, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if row is None:
+            existing = await repository.platform_id_by_reference(connection, body.reference or "")
+            raise DuplicateReference(f"reference {body.reference!r} is already platform payout {existing}")
+    await submit(payouts, row)
+    async with payouts.database.transaction() as connection:
+        return await get_platform_payout(connection, payout_id)
+
+
 async def get(database: Database, withdrawal_id: uuid.UUID) -> WithdrawalView:
+    """A partner's withdrawal (a platform payout is not one: see `get_platform_payout`)."""
     async with database.transaction() as connection:
         row = await repository.get(connection, withdrawal_id)
-    if row is None:
+    if row is None or is_platform(row):
         raise WithdrawalNotFound(f"no withdrawal {withdrawal_id}")
     return view(row)
+
+
+async def get_platform_payout(connection: Connection, payout_id: uuid.UUID) -> PlatformPayoutView:
+    row = await repository.get(connection, payout_id)
+    if row is None or not is_platform(row):
+        raise PlatformPayoutNotFound(f"no platform payout {payout_id}")
+    return platform_view(row)
 
 
 async def get_visible(connection: Connection, withdrawal_id: uuid.UUID, partner_ids: list[uuid.UUID]) -> WithdrawalView:
@@ -295,6 +377,10 @@ def payload(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
 
 
 async def _announce(connection: Connection, row: asyncpg.Record, now: datetime) -> None:
+    """The partner's webhook and the Kafka event. A platform payout has no partner to tell and is not in the
+    withdrawal event catalog (docs/events.md): its trail is the audit log and the ledger."""
+    if is_platform(row):
+        return
     kind = "completed" if row["status"] == "COMPLETED" else "failed"
     data = payload(row)
     await events.webhook(
@@ -313,7 +399,6 @@ async def apply_status(
     now = utcnow()
     current = row["status"]
     reference = provider_reference or row["provider_reference"]
-    ids = {"withdrawal_id": row["id"], "partner_id": row["partner_id"]}
     match status:
         case DisbursementStatus.pending | DisbursementStatus.processing:
             if current != "PENDING":
@@ -333,9 +418,7 @@ async def apply_status(
                 provider_reference=reference,
             )  # fmt: skip
             assert moved is not None  # noqa: S101 (the row is locked)
-            await ledger.withdrawal_complete(
-                connection, **ids, provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"]
-            )
+            await _post_completion(connection, row)
             await _announce(connection, moved, now)
             return "applied"
         case DisbursementStatus.failed:
@@ -352,22 +435,37 @@ async def apply_status(
                 provider_reference=reference, failure_reason=reason or "the provider reported the payout failed",
             )  # fmt: skip
             assert moved is not None  # noqa: S101 (the row is locked)
-            await ledger.withdrawal_release(connection, **ids, gross=row["amount"])
+            if not is_platform(row):  # a platform payout held nothing
+                await ledger.withdrawal_release(
+                    connection, withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
+                )
             await _announce(connection, moved, now)
             return "applied"
+
+
+async def _post_completion(connection: Connection, row: asyncpg.Record, *, after_release: bool = False) -> None:
+    """The completion's ledger effect, under a key of its own: posted once however often it is reached."""
+    if is_platform(row):
+        await ledger.platform_payout(
+            connection, payout_id=row["id"], provider_account_id=row["provider_account_id"], amount=row["amount"]
+        )
+        return
+    await ledger.withdrawal_complete(
+        connection, withdrawal_id=row["id"], partner_id=row["partner_id"],
+        provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"],
+        after_release=after_release,
+    )  # fmt: skip
 
 
 async def _complete_after_failure(
     connection: Connection, payouts: Payouts, row: asyncpg.Record, reference: str | None, now: datetime
 ) -> str:
-    """The provider changed its mind: the money did leave. The hold was released, so the gross comes back
-    out of available, once (the completion's ledger key is the same whichever way it arrives)."""
+    """The provider changed its mind: the money did leave. A partner's hold was released, so the gross comes
+    back out of available; a platform payout, which held nothing, posts its completion now. Once either way
+    (the completion's ledger key is the same whichever way it arrives)."""
     try:
         async with connection.transaction():  # a savepoint: a refusal leaves the rest of the work intact
-            await ledger.withdrawal_complete(
-                connection, withdrawal_id=row["id"], partner_id=row["partner_id"],
-                provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"], after_release=True,
-            )  # fmt: skip
+            await _post_completion(connection, row, after_release=True)
     except ledger.InsufficientFunds:
         await alerts.raise_alert(
             connection, kind="withdrawal_completed_unfunded", partner_id=row["partner_id"], now=now,
@@ -381,7 +479,8 @@ async def _complete_after_failure(
     assert moved is not None  # noqa: S101 (the row is locked)
     await alerts.raise_alert(
         connection, kind="withdrawal_completed_after_failure", partner_id=row["partner_id"], now=now,
-        message=f"Withdrawal {row['id']} was reported failed, then completed; debited once from available",
+        message=f"Withdrawal {row['id']} was reported failed, then completed; "
+        + ("posted once" if is_platform(row) else "debited once from available"),
     )  # fmt: skip
     await _announce(connection, moved, now)
     return "late_completion"
