@@ -53,7 +53,6 @@ _WITH_DESCENDANTS = Query(
         "UNION SELECT p.id FROM partners p JOIN tree ON p.parent_id = tree.id) SELECT id FROM tree"
     )
 )
-_HAS_CHILDREN = Query(text("SELECT EXISTS (SELECT 1 FROM partners WHERE parent_id = :id)"))
 # Parent changes are rare; serialising them makes the cycle check safe against two changes at once.
 _LOCK_HIERARCHY = Query(text("SELECT pg_advisory_xact_lock(hashtext('gerbang.partner_hierarchy'))"))
 _WEBHOOK_SECRETS = Query(
@@ -122,10 +121,6 @@ async def update_partner(connection: Connection, partner_id: uuid.UUID, values: 
 
 async def with_descendants(connection: Connection, partner_id: uuid.UUID) -> list[uuid.UUID]:
     return [row["id"] for row in await _WITH_DESCENDANTS.fetch(connection, id=partner_id)]
-
-
-async def has_children(connection: Connection, partner_id: uuid.UUID) -> bool:
-    return bool(await _HAS_CHILDREN.fetchval(connection, id=partner_id))
 
 
 async def lock_hierarchy(connection: Connection) -> None:

@@ -158,11 +158,6 @@ async def list_visible_partners(connection: Connection, partner_id: uuid.UUID) -
     return [_partner(row) for row in await repository.list_partners_in(connection, ids)]
 
 
-async def can_withdraw(connection: Connection, partner_id: uuid.UUID) -> bool:
-    """Parents cannot withdraw: their children's money is the children's ([6/9] asks before paying out)."""
-    return not await repository.has_children(connection, partner_id)
-
-
 async def rotate_webhook_secret(
     connection: Connection, key_ring: KeyRing, partner_id: uuid.UUID, *, overlap: timedelta, now: datetime
 ) -> str:

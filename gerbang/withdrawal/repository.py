@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, String, any_, bindparam, select, text, update
+from sqlalchemy import ARRAY, String, any_, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
 
 from gerbang.kit.sql import Connection, Query
 from gerbang.models import Partner, ProviderAccount, Withdrawal
@@ -193,6 +194,19 @@ _LIMITS = Query(
         Partner.id == bindparam("partner_id")
     )
 )
+_CHILD = aliased(Partner)
+# What decides whether a partner may withdraw an amount, in one statement: its fee, its limits, and whether
+# it is a parent (whose balance is its children's).
+_TERMS = Query(
+    select(
+        Partner.withdrawal_percent, Partner.withdrawal_flat, Partner.withdrawal_min_amount,
+        Partner.withdrawal_max_amount, exists().where(_CHILD.parent_id == Partner.id).label("has_children"),
+    ).where(Partner.id == bindparam("partner_id"))
+)  # fmt: skip
+
+
+async def terms(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record | None:
+    return await _TERMS.fetchrow(connection, partner_id=partner_id)
 
 
 async def limits(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record:

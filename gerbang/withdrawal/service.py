@@ -189,16 +189,18 @@ async def request(
     retry_of: uuid.UUID | None = None,
 ) -> WithdrawalView:  # fmt: skip
     now = utcnow()
-    async with payouts.database.transaction() as connection:
-        partner = await partner_service.get_partner(connection, partner_id)
-        if not await partner_service.can_withdraw(connection, partner_id):
+    # Reads that need no snapshot in common, each its own statement outside a transaction.
+    async with payouts.database.connection() as connection:
+        terms = await repository.terms(connection, partner_id)
+        if terms is None:
+            raise partner_service.PartnerNotFound(f"no partner {partner_id}")
+        if terms["has_children"]:
             raise ParentCannotWithdraw("a parent partner's balance is its children's: withdraw from a child")
-        limits = await repository.limits(connection, partner_id)
-        low = limits["withdrawal_min_amount"] or payouts.min_amount
-        high = limits["withdrawal_max_amount"] or payouts.max_amount
+        low = terms["withdrawal_min_amount"] or payouts.min_amount
+        high = terms["withdrawal_max_amount"] or payouts.max_amount
         if not low <= body.amount <= high:
             raise AmountOutOfRange(f"a withdrawal is between {low} and {high} rupiah")
-        fee = FeeRate(partner.fees.withdrawal_percent, partner.fees.withdrawal_flat).fee_for(body.amount)
+        fee = FeeRate(terms["withdrawal_percent"], terms["withdrawal_flat"]).fee_for(body.amount)
         if fee >= body.amount:
             raise AmountBelowFee(f"the amount must exceed the fee ({fee})")
         # A look without a lock: most requests the balance cannot cover end here, before the bank is asked
@@ -229,8 +231,8 @@ async def request(
             connection, topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested",
             data=payload(row), at=now,
         )  # fmt: skip
-    await submit(payouts, row)
-    return await get(payouts.database, withdrawal_id)
+    after = await submit(payouts, row, account)
+    return view(after) if after is not None else await get(payouts.database, withdrawal_id)
 
 
 class NotRetryable(Conflict):
@@ -299,8 +301,10 @@ async def request_platform_payout(
         if row is None:
             existing = await repository.platform_id_by_reference(connection, body.reference or "")
             raise DuplicateReference(f"reference {body.reference!r} is already platform payout {existing}")
-    await submit(payouts, row)
-    async with payouts.database.transaction() as connection:
+    after = await submit(payouts, row, account)
+    if after is not None:
+        return platform_view(after)
+    async with payouts.database.connection() as connection:
         return await get_platform_payout(connection, payout_id)
 
 
@@ -327,10 +331,13 @@ async def get_visible(connection: Connection, withdrawal_id: uuid.UUID, partner_
     return view(row)
 
 
-async def submit(payouts: Payouts, row: asyncpg.Record) -> None:
-    """Sends the disbursement (again: the provider dedupes by our id) and records the answer."""
-    async with payouts.database.transaction() as connection:
-        account = await accounts_repository.get_account(connection, row["provider_account_id"])
+async def submit(payouts: Payouts, row: asyncpg.Record, account: asyncpg.Record | None = None) -> asyncpg.Record | None:
+    """Sends the disbursement (again: the provider dedupes by our id) and records the answer. Returns the
+    withdrawal as the answer left it, or None if it did not change it (to be read again if needed).
+    `account`: the withdrawal's provider account, if the caller has it at hand."""
+    async with payouts.database.connection() as connection:
+        if account is None:
+            account = await accounts_repository.get_account(connection, row["provider_account_id"])
         await repository.count_submit(connection, row["id"])
     assert account is not None  # noqa: S101 (a foreign key)
     adapter = payout_provider(account["provider"])
@@ -343,21 +350,35 @@ async def submit(payouts: Payouts, row: asyncpg.Record) -> None:
             payouts.session, adapter_account(account, payouts.key_ring), request_
         )
     except ProviderRejected as refused:
-        async with payouts.database.transaction() as connection:
-            locked = await repository.get(connection, row["id"], for_update=True)
-            assert locked is not None  # noqa: S101
-            await apply_status(connection, payouts, locked, DisbursementStatus.failed, reason=str(refused)[:500])
-        return
+        return await _record_answer(payouts, row["id"], DisbursementStatus.failed, reason=str(refused)[:500])
     except ProviderError as error:
         # Unknown whether it arrived: the recovery job asks again later with the same id.
         log.warning("withdrawal.submit_failed", withdrawal_id=str(row["id"]), error=str(error)[:200])
-        async with payouts.database.transaction() as connection:
+        async with payouts.database.connection() as connection:
             await repository.reschedule(connection, row["id"], utcnow() + payouts.resubmit_after, utcnow())
-        return
+        return None
+    if answer.status in (DisbursementStatus.pending, DisbursementStatus.processing):
+        # Accepted, the usual answer: one compare-and-set statement, no lock to take first (`apply_status`
+        # would do just this move, and only from PENDING).
+        now = utcnow()
+        async with payouts.database.connection() as connection:
+            return await repository.move(
+                connection, row["id"], expected="PENDING", status="PROCESSING", now=now,
+                next_check_at=now + payouts.poll_after, provider_reference=answer.provider_reference,
+            )  # fmt: skip
+    return await _record_answer(payouts, row["id"], answer.status, provider_reference=answer.provider_reference)
+
+
+async def _record_answer(
+    payouts: Payouts, withdrawal_id: uuid.UUID, status: DisbursementStatus, *, provider_reference: str | None = None,
+    reason: str | None = None,
+) -> asyncpg.Record | None:  # fmt: skip
+    """A final answer from the provider, applied with its ledger effect under the withdrawal's row lock."""
     async with payouts.database.transaction() as connection:
-        locked = await repository.get(connection, row["id"], for_update=True)
+        locked = await repository.get(connection, withdrawal_id, for_update=True)
         assert locked is not None  # noqa: S101
-        await apply_status(connection, payouts, locked, answer.status, provider_reference=answer.provider_reference)
+        await apply_status(connection, payouts, locked, status, provider_reference=provider_reference, reason=reason)
+        return await repository.get(connection, withdrawal_id)
 
 
 def payload(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
@@ -382,13 +403,10 @@ async def _announce(connection: Connection, row: asyncpg.Record, now: datetime) 
     if is_platform(row):
         return
     kind = "completed" if row["status"] == "COMPLETED" else "failed"
-    data = payload(row)
-    await events.webhook(
-        connection, partner_id=row["partner_id"], event=f"withdrawal.{kind}", data=data, at=now, object_id=row["id"]
-    )
-    await events.outbox(
-        connection, topic="withdraws.v1", key=str(row["id"]), event=f"withdraw.{kind}", data=data, at=now
-    )
+    await events.webhook_and_outbox(
+        connection, partner_id=row["partner_id"], webhook_event=f"withdrawal.{kind}", object_id=row["id"],
+        topic="withdraws.v1", key=str(row["id"]), outbox_event=f"withdraw.{kind}", data=payload(row), at=now,
+    )  # fmt: skip
 
 
 async def apply_status(
