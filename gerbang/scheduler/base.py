@@ -12,12 +12,19 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from gerbang.config import Settings
 from gerbang.db import Database
 
 Trigger = Literal["cron", "manual"]
+
+
+class JobError(Exception):
+    """A failure a job explains for people: its message is stored in the run and sent in the alert as it is,
+    so it must name what went wrong without any secret. Any other exception is recorded by its type only
+    (the worker log has the traceback)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class JobContext:
     """A manual run's parameters (empty for cron runs)."""
     report_progress: Callable[[JobResult], Awaitable[None]] | None = None
     """Set by the scheduler: persists a running job's figures so far in its `job_runs` row."""
+    scheduled_for: datetime | None = None
+    """The cron slot a cron run is for (it may start later, after missed slots); None for a manual run."""
 
     async def progress(self, so_far: JobResult) -> None:
         if self.report_progress is not None:

@@ -35,8 +35,9 @@ _BEAT = Query(
 )
 
 
-def heartbeat_loop(database: Database, interval: timedelta) -> WorkerLoop:
-    worker_id = uuid.uuid4()
+def heartbeat_loop(database: Database, interval: timedelta, worker_id: uuid.UUID | None = None) -> WorkerLoop:
+    """`worker_id` is the id the worker's other loops record their work under (`job_runs.worker_id`)."""
+    worker_id = worker_id or uuid.uuid4()
 
     async def run(stop: asyncio.Event) -> None:
         now = utcnow()
