@@ -18,9 +18,8 @@ from gerbang.auth.sessions import AdminPrincipal, PartnerUserPrincipal
 from gerbang.db import DbConnection
 from gerbang.kit.time import utcnow
 from gerbang.partner import service as partner_service
-from gerbang.webhook import repository, service
+from gerbang.webhook import service
 from gerbang.webhook.schemas import (
-    Alert,
     ApiLogEntry,
     Delivery,
     DeliveryDetail,
@@ -212,13 +211,3 @@ async def admin_replay(
 )
 async def admin_get_endpoint(partner_id: uuid.UUID, _: PartnersRead, connection: DbConnection) -> WebhookEndpoint:
     return await service.get_endpoint(connection, partner_id)
-
-
-@admin_router.get("/alerts", operation_id="admin-alerts", summary="Alerts for operators, newest first")
-async def list_alerts(
-    _: LogsRead,
-    connection: DbConnection,
-    before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
-    limit: Limit = 100,
-) -> list[Alert]:
-    return [Alert.model_validate(dict(row)) for row in await repository.alerts(connection, before_id, limit)]

@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, BigInteger, DateTime, Uuid, any_, bindparam, select, text, update
+from sqlalchemy import ARRAY, DateTime, Uuid, any_, bindparam, select, text, update
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Alert, Partner, WebhookAttempt, WebhookEvent
+from gerbang.models import Partner, WebhookAttempt, WebhookEvent
 
 _CLAIM = Query(
     text("""
@@ -186,12 +186,6 @@ _REQUEUE_RANGE = Query(
     """)
 )
 _NOTIFY = Query(text("SELECT pg_notify('gerbang_webhooks', '')"))
-_ALERTS = Query(
-    select(Alert)
-    .where((bindparam("before_id", type_=BigInteger).is_(None)) | (Alert.id < bindparam("before_id")))
-    .order_by(Alert.id.desc())
-    .limit(bindparam("limit"))
-)
 _ATTEMPT_LOG = Query(
     select(
         WebhookAttempt.started_at, WebhookAttempt.status_code, WebhookAttempt.duration_ms, WebhookAttempt.event_id,
@@ -274,7 +268,3 @@ async def attempt_log(
     connection: Connection, partner_ids: Sequence[uuid.UUID], before: datetime | None, limit: int
 ) -> list[asyncpg.Record]:
     return await _ATTEMPT_LOG.fetch(connection, partner_ids=list(partner_ids), before=before, limit=limit)
-
-
-async def alerts(connection: Connection, before_id: int | None, limit: int) -> list[asyncpg.Record]:
-    return await _ALERTS.fetch(connection, before_id=before_id, limit=limit)

@@ -109,11 +109,3 @@ class ApiLogEntry(_Out):
     url: str | None = None
     outcome: str | None = None
     error: str | None = None
-
-
-class Alert(_Out):
-    id: int
-    kind: str
-    partner_id: uuid.UUID | None = Field(alias="partnerId")
-    message: str
-    created_at: datetime = Field(alias="createdAt")
