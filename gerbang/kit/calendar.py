@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
@@ -58,4 +58,21 @@ class BusinessCalendar:
         return self.is_weekend_rate(to_jakarta(moment).date())
 
     def is_business_day(self, day: date) -> bool:
+        """Monday to Friday, not a holiday, joint leave day or admin-added date (the weekend-rate days do not
+        matter here: Friday is a business day)."""
         return day.weekday() < SATURDAY and self.holiday_name(day) is None
+
+    def next_business_day(self, day: date) -> date:
+        """The first business day after `day`."""
+        following = day + timedelta(days=1)
+        while not self.is_business_day(following):
+            following += timedelta(days=1)
+        return following
+
+    def add_business_days(self, day: date, count: int) -> date:
+        """The `count`-th business day after `day` (`day` itself for 0), whatever kind of day `day` is."""
+        if count < 0:
+            raise ValueError("count business days forward only")
+        for _ in range(count):
+            day = self.next_business_day(day)
+        return day

@@ -37,7 +37,13 @@ class Order(Model):
         UniqueConstraint("partner_id", "reference"),
         Index("ix_orders_partner_id_created_at", "partner_id", "created_at"),
         Index("ix_orders_pending_expires_at", "expires_at", postgresql_where="status = 'PENDING'"),
-    )
+        # What the settlement job claims from: the PAID orders of an account, oldest payment first.
+        Index(
+            "ix_orders_paid_provider_account_id_paid_at", "provider_account_id", "paid_at", "id",
+            postgresql_where="status = 'PAID'",
+        ),
+        CheckConstraint("status <> 'SETTLED' OR settled_at IS NOT NULL", name="settled_at"),
+    )  # fmt: skip
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     partner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("partners.id"), nullable=False)
@@ -67,6 +73,12 @@ class Order(Model):
     """Set when PAID: by the partner's weekday or weekend rate at the payment time."""
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When its net reached the partner's available balance (status SETTLED)."""
+    settlement_batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("settlement_batches.id"), nullable=True
+    )
+    """The settlement job's batch that settled it; null if it was settled otherwise."""
     last_status_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     Uuid,
@@ -33,6 +34,11 @@ class ProviderAccount(Model):
         CheckConstraint("min_amount IS NULL OR min_amount > 0", name="min_amount_positive"),
         CheckConstraint("max_amount IS NULL OR max_amount >= coalesce(min_amount, 1)", name="max_amount_range"),
         CheckConstraint("daily_cap IS NULL OR daily_cap > 0", name="daily_cap_positive"),
+        CheckConstraint("settlement_rule IN ('business_days', 'provider_reported')", name="settlement_rule"),
+        CheckConstraint("settlement_days BETWEEN 0 AND 30", name="settlement_days"),
+        CheckConstraint(
+            "settlement_cutoff_hour IS NULL OR settlement_cutoff_hour BETWEEN 0 AND 23", name="settlement_cutoff_hour"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -52,6 +58,13 @@ class ProviderAccount(Model):
     """Lower goes first; within one priority, `weight` shares the traffic."""
     weight: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    settlement_rule: Mapped[str] = mapped_column(String(20), nullable=False, server_default="business_days")
+    """When a PAID order's net becomes available (docs/settlement.md): `business_days` after payment, or when
+    the provider's status answer says it is `provider_reported` settled."""
+    settlement_days: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    """For `business_days`: N of D+N (0: at the next settlement run)."""
+    settlement_cutoff_hour: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    """For `business_days`: an order paid at or after this Jakarta hour counts from the next business day."""
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     circuit_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """Set when failures reach the threshold; after the cool-down one trial call is let through."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, String, Text, Uuid, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gerbang.models.base import Model
@@ -13,7 +13,10 @@ class SandboxCharge(Model):
     """The sandbox provider's own record of a charge (it plays an upstream PSP with its own database)."""
 
     __tablename__ = "sandbox_charges"
-    __table_args__ = (CheckConstraint("status IN ('PENDING', 'PAID', 'FAILED', 'EXPIRED')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('PENDING', 'PAID', 'FAILED', 'EXPIRED')", name="status"),
+        CheckConstraint("settlement_delay_s >= 0", name="settlement_delay_s"),
+    )
 
     merchant_ref: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     """Our order id, as the merchant's reference at the provider."""
@@ -28,6 +31,8 @@ class SandboxCharge(Model):
     """The merchant's key signs the callbacks; kept encrypted (context `sandbox:<merchant_ref>`)."""
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    settlement_delay_s: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """How long after its payment the sandbox reports a paid charge settled (a sandbox-only field)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 

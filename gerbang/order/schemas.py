@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 
+from gerbang.order.payloads import settlement_status
 from gerbang.provider.base import PaymentMethod
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -95,4 +96,10 @@ class OrderView(BaseModel):
     metadata: dict[str, Any] | None
     expires_at: datetime = Field(serialization_alias="expiresAt")
     paid_at: datetime | None = Field(serialization_alias="paidAt")
+    settled_at: datetime | None = Field(default=None, serialization_alias="settledAt")
     created_at: datetime = Field(serialization_alias="createdAt")
+
+    @computed_field(alias="settlementStatus")  # type: ignore[prop-decorator]
+    @property
+    def settlement_status(self) -> str | None:
+        return settlement_status(self.status)

@@ -15,7 +15,7 @@ _INSERT = Query(
     .values(
         merchant_ref=bindparam("merchant_ref"), charge_id=bindparam("charge_id"), amount=bindparam("amount"),
         method=bindparam("method"), channel=bindparam("channel"), merchant_name=bindparam("merchant_name"),
-        callback_url=bindparam("callback_url"),
+        callback_url=bindparam("callback_url"), settlement_delay_s=bindparam("settlement_delay_s"),
         merchant_key_encrypted=bindparam("merchant_key_encrypted"), expires_at=bindparam("expires_at"),
     )
     .on_conflict_do_nothing(index_elements=["merchant_ref"])
