@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import DateTime, String, Uuid, bindparam, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Order
+from gerbang.models import Order, OutboxEvent
 from gerbang.routing.router import RECORD_HEALTH
 
 _NEW_COLUMNS = (
@@ -19,12 +20,23 @@ _NEW_COLUMNS = (
     "customer_email", "customer_phone", "return_url", "expires_at",
 )  # fmt: skip
 _COLUMNS = list(Order.__table__.columns)
-_INSERT = Query(
+_CREATED = (
     pg_insert(Order)
     .values({name: bindparam(name) for name in _NEW_COLUMNS} | {"metadata_": bindparam("metadata")})
     .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
     .returning(*_COLUMNS)
+    .cte("created")
 )
+# The order and its `payment.created` outbox event in one statement: the event exists exactly if the order does.
+_CREATED_EVENT = insert(OutboxEvent).from_select(
+    ["event_id", "topic", "key", "event", "data", "occurred_at"],
+    select(
+        bindparam("event_id", type_=Uuid), literal("payments.v1"), bindparam("event_key", type_=String),
+        literal("payment.created"), bindparam("event_data", type_=JSONB),
+        bindparam("event_at", type_=DateTime(timezone=True)),
+    ).select_from(_CREATED),
+)  # fmt: skip
+_INSERT = Query(select(_CREATED).add_cte(_CREATED_EVENT.cte("created_event")))
 _BY_REFERENCE = Query(
     select(Order.id).where(Order.partner_id == bindparam("partner_id"), Order.reference == bindparam("reference"))
 )
@@ -107,8 +119,9 @@ def _calls(calls: Sequence[Call]) -> tuple[bool, dict[str, list[Any]]]:
 
 
 async def insert_order(connection: Connection, **values: Any) -> asyncpg.Record | None:
-    """The new order; None if the partner already has an order with this reference."""
-    return await _INSERT.fetchrow(connection, **values)
+    """The new order, with its `payment.created` event (`event_id`, `event_data`, `event_at`); None if the
+    partner already has an order with this reference."""
+    return await _INSERT.fetchrow(connection, event_key=str(values["id"]), **values)
 
 
 async def order_id_by_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> uuid.UUID | None:

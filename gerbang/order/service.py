@@ -121,12 +121,14 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         if method is not None:
             accounts = await _candidates(connection, pay_in, partner, method, body.amount, now)
         reference = body.reference or str(order_id)
+        created = {"id": order_id, "reference": reference, "amount": body.amount, "qr_payload": None}
         order = await repository.insert_order(
             connection, id=order_id, partner_id=partner_id, reference=reference, player_id=body.player_id,
             amount=body.amount, method=method.value if method else None, channel=body.channel, flow=body.flow,
             customer_name=body.customer_name, customer_email=body.customer_email, customer_phone=body.customer_phone,
             return_url=body.return_url, expires_at=now + timedelta(minutes=body.expires_in_minutes),
-            metadata=body.metadata,
+            metadata=body.metadata, event_id=uuid.uuid4(), event_data=payment_payload(created, "PENDING", None, None),
+            event_at=now,
         )  # fmt: skip
         if order is None:
             existing = await repository.order_id_by_reference(connection, partner_id, reference)

@@ -77,7 +77,7 @@ async def test_the_sandbox_pays_and_the_partner_is_credited_once(
     status, fee, postings, webhooks, outbox = await _state(database, order["orderId"])
     assert status == "PAID"
     assert fee in (4000, 5000)  # 1.5% + 1000 on a weekday, 2% + 1000 on a weekend-rate day
-    assert (postings, webhooks, outbox) == (1, 1, 1)
+    assert (postings, webhooks, outbox) == (1, 1, 2)  # outbox: payment.created, payment.completed
     async with database.transaction() as connection:
         balances = await ledger_service.partner_balances(connection, shop.id)
         payload = await connection.fetchval("SELECT body::jsonb FROM webhook_events")
@@ -175,7 +175,7 @@ async def test_expiry_and_a_late_payment_the_provider_confirms(
     assert await expire_due_orders(database, utcnow()) == 0
     assert await expire_due_orders(database, utcnow() + timedelta(minutes=16)) == 1
     status, _, postings, webhooks, outbox = await _state(database, order["orderId"])
-    assert (status, postings, webhooks, outbox) == ("EXPIRED", 0, 1, 1)
+    assert (status, postings, webhooks, outbox) == ("EXPIRED", 0, 1, 2)  # outbox: payment.created, .failed
     async with httpx.AsyncClient(base_url=live) as http:  # the customer paid at the last second after all
         await http.post(f"/sandbox/orders/{order['orderId']}/pay")
     status, _, postings, _, _ = await _state(database, order["orderId"])
