@@ -22,7 +22,7 @@ ProvidersRead = Annotated[AdminPrincipal, Depends(require(Permission.providers_r
 ProvidersWrite = Annotated[AdminPrincipal, Depends(require(Permission.providers_write))]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "`provider_account_not_found`"},
-    422: {"description": "`invalid_provider_account`"},
+    422: {"description": "`invalid_provider_account`, `invalid_settlement_rule`, `validation_error`"},
 }
 
 
@@ -49,7 +49,10 @@ async def list_accounts(_: ProvidersRead, request: Request, connection: DbConnec
 async def create_account(
     body: AccountCreate, _: ProvidersWrite, request: Request, connection: DbConnection, audit: AuditTrail
 ) -> Account:
-    created = await accounts.create_account(connection, request.app.state.key_ring, body, utcnow())
+    default_base_url = request.app.state.settings.provider_base_url(body.provider)
+    created = await accounts.create_account(
+        connection, request.app.state.key_ring, body, utcnow(), default_base_url=default_base_url
+    )
     await audit.record(
         connection,
         "provider_account.created",

@@ -1,5 +1,7 @@
 """The demo data `gerbang run` seeds on its first start in development, so the whole pay-in flow can be
-tried at once: an admin, a partner with an API key and an OWNER user, and a sandbox provider account.
+tried at once: an admin, a partner with an API key and an OWNER user, and a sandbox provider account (or,
+with `gerbang run --provider hilogate|oy` / `GERBANG_DEMO_PROVIDER`, an account at that provider's fake under
+`/sandbox/<provider>`, so `POST /sandbox/orders/{id}/pay` sends that provider's own callback).
 
 The generated passwords and secrets are written once to `<data_dir>/demo-credentials.json` (mode 0600)
 and printed once, when they are created; later starts only say where the file is. Seeding is guarded by
@@ -21,16 +23,19 @@ from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_p
 from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.sql import Connection
 from gerbang.kit.time import utcnow
 from gerbang.partner import service as partner_service
 from gerbang.partner.schemas import Fees, PartnerChanges
 from gerbang.provider.base import PaymentMethod
 from gerbang.routing.accounts import create_account
 from gerbang.routing.schemas import AccountCreate
+from gerbang.sandbox.fakes.hilogate import fake_secret
 
 SEEDED_SETTING = "demo.seeded"
 ADMIN_EMAIL = "admin@gerbang.local"
 OWNER_EMAIL = "owner@toko-demo.local"
+DEMO_MERCHANT = "GERBANG-DEMO"
 DEMO_FEES = Fees(
     payin_weekday_percent=Decimal("1.5"), payin_weekday_flat=0, payin_weekend_percent=Decimal("2"),
     payin_weekend_flat=0, withdrawal_percent=Decimal(0), withdrawal_flat=2500,
@@ -48,6 +53,7 @@ async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:
     async with database.transaction() as connection:
         await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", SEEDED_SETTING)
         if await user_repository.get_setting(connection, SEEDED_SETTING):
+            await _ensure_demo_provider(connection, key_ring, settings)
             return None
         admin_password = secrets.token_urlsafe(12)
         owner_password = secrets.token_urlsafe(12)
@@ -60,14 +66,7 @@ async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:
             connection, partner_id=partner.partner_id, email=OWNER_EMAIL, password=owner_password,
             role=PartnerRole.OWNER,
         )  # fmt: skip
-        account = await create_account(
-            connection, key_ring,
-            AccountCreate(
-                provider="sandbox", name="Sandbox (demo)", base_url=f"{settings.public_base_url}/sandbox",
-                credentials={"merchant_key": "sbx_demo_" + secrets.token_urlsafe(18)}, methods=list(PaymentMethod),
-            ),
-            now,
-        )  # fmt: skip
+        account = await create_account(connection, key_ring, demo_account(settings), now)
         await user_repository.put_setting(
             connection, SEEDED_SETTING, {"partner_id": str(partner.partner_id), "account_id": str(account.id)}, now
         )
@@ -80,6 +79,42 @@ async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:
         },
         "sandbox_provider_account_id": str(account.id),
     }  # fmt: skip
+
+
+def demo_account(settings: Settings) -> AccountCreate:
+    """The demo's provider account: the sandbox, or the fake of `GERBANG_DEMO_PROVIDER` (`--provider`)."""
+    base = f"{settings.public_base_url}/sandbox"
+    # D+0: a demo payment settles at the next settlement run, not days later.
+    match settings.demo_provider:
+        case "hilogate":
+            credentials = {"merchantId": DEMO_MERCHANT, "secretKey": fake_secret(DEMO_MERCHANT)}
+            return AccountCreate(
+                provider="hilogate", name="Hilogate fake (demo)", base_url=f"{base}/hilogate",
+                credentials=credentials, methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "oy":
+            credentials = {"username": DEMO_MERCHANT.lower(), "apiKey": "oy_demo_" + secrets.token_urlsafe(18)}
+            return AccountCreate(
+                provider="oy", name="Oy! fake (demo)", base_url=f"{base}/oy", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case _:
+            return AccountCreate(
+                provider="sandbox", name="Sandbox (demo)", base_url=base,
+                credentials={"merchant_key": "sbx_demo_" + secrets.token_urlsafe(18)}, methods=list(PaymentMethod),
+                settlement_days=0,
+            )  # fmt: skip
+
+
+async def _ensure_demo_provider(connection: Connection, key_ring: KeyRing, settings: Settings) -> None:
+    """On a later start with another `--provider`: that fake's account, once, ahead of the others (priority 0)."""
+    if settings.demo_provider == "sandbox":
+        return
+    setting = f"demo.provider.{settings.demo_provider}"
+    if await user_repository.get_setting(connection, setting):
+        return
+    account = await create_account(connection, key_ring, demo_account(settings), utcnow())
+    await user_repository.put_setting(connection, setting, {"account_id": str(account.id)}, utcnow())
 
 
 def write_credentials(settings: Settings, credentials: dict[str, Any]) -> Path:

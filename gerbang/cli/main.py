@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from starlette.types import ASGIApp
 
-from gerbang.cli import admin, partner
+from gerbang.cli import admin, jobs, partner
 from gerbang.cli.common import load_cli_settings
 from gerbang.config import ConfigurationError, Settings
 from gerbang.exceptions import GerbangError
@@ -19,18 +19,24 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="gerbang paym
 
 app.add_typer(admin.app, name="admin")
 app.add_typer(partner.app, name="partner")
+app.add_typer(jobs.app, name="jobs")
 
 HostOption = Annotated[str | None, typer.Option(help="Listen address (GERBANG_HOST).")]
 PortOption = Annotated[int | None, typer.Option(help="Listen port (GERBANG_PORT).")]
 
 
+ProviderOption = Annotated[
+    str | None, typer.Option(help="The demo's provider: sandbox, hilogate or oy (GERBANG_DEMO_PROVIDER).")
+]
+
+
 @app.command()
-def run(host: HostOption = None, port: PortOption = None) -> None:
+def run(host: HostOption = None, port: PortOption = None, provider: ProviderOption = None) -> None:
     """Everything in one process tree: embedded PostgreSQL, migrations, API and worker."""
     from gerbang.cli.database import database_url
     from gerbang.cli.supervisor import Supervisor
 
-    settings = load_cli_settings(host=host, port=port)
+    settings = load_cli_settings(host=host, port=port, demo_provider=provider)
     with database_url(settings) as url:
         code = Supervisor(settings, url).run()
     raise typer.Exit(code)

@@ -6,6 +6,10 @@ it; then, for a verified one, the order moves by compare-and-set. Only PENDING -
 once: the ledger posting has the order's idempotency key, and the callback's event id is unique
 among verified callbacks. Duplicates are no-ops; a wrong amount, a contradiction after a final state
 or an unknown order is stored and flagged and moves nothing.
+
+A provider that does not sign its callbacks (`callbacks_signed` False), or whose signature does not
+cover the status (`callbacks_confirmed`), is never believed: its callback is stored (unverified, or
+verified first) and only prompts a status query, whose answer alone moves the order.
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
             await _store(connection, adapter.name, callback.body, None, verified=False, outcome="unparseable")
         log.warning("callback.unparseable", provider=adapter.name)
         return adapter.acknowledge(False)
+    if not adapter.callbacks_signed or adapter.callbacks_confirmed:
+        return await _confirm_by_status(pay_in, adapter, callback, claimed)
     async with pay_in.database.transaction() as connection:
         order = await lock_order(connection, claimed.order_id) if claimed.order_id else None
         account = order["account"] if order is not None else None
@@ -116,6 +122,54 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         if stored is None:
             return adapter.acknowledge(True)  # this notification was already received: a retry
         outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
+    if outcome not in ("applied", "duplicate", "ignored"):
+        log.warning("callback.flagged", provider=adapter.name, order_id=str(order["id"]), outcome=outcome)
+    return adapter.acknowledge(True)
+
+
+async def _confirm_by_status(
+    pay_in: PayIn, adapter: PaymentProvider, callback: InboundCallback, claimed: PaymentCallback
+) -> Acknowledgement:
+    """A callback whose body is not believed: from a provider that does not sign (stored unverified), or
+    whose signature does not cover the status (verified first: a bad signature is refused). It only prompts
+    a status query to the provider with the account that owns the order, and only that answer (amount
+    checked against the order) moves it."""
+    async with pay_in.database.transaction() as connection:
+        order = await lock_order(connection, claimed.order_id) if claimed.order_id else None
+        account = order["account"] if order is not None else None
+        if order is None or account is None or account["provider"] != adapter.name:
+            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unknown_order")
+            log.warning("callback.unknown_order", provider=adapter.name, order_id=str(claimed.order_id))
+            return adapter.acknowledge(True)
+        signed = adapter.callbacks_signed
+        if signed and not adapter.verify_callback(adapter_account(account, pay_in.key_ring), callback):
+            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unverified")
+            log.warning("callback.unverified", provider=adapter.name, order_id=str(order["id"]))
+            return adapter.acknowledge(False)
+        stored = await _store(connection, adapter.name, callback.body, claimed, verified=signed, outcome="requery")
+        # A retry of a verified notification (`stored` None) asks again all the same: the order moves by
+        # compare-and-set, so asking twice moves nothing twice.
+    try:
+        result = await adapter.payment_status(
+            pay_in.session, adapter_account(account, pay_in.key_ring), order["id"], order["provider_reference"]
+        )
+    except ProviderError as error:
+        log.warning("callback.requery_failed", provider=adapter.name, order_id=str(order["id"]), error=str(error))
+        if stored is not None:
+            async with pay_in.database.transaction() as connection:
+                await callback_log.set_outcome(connection, stored, "requery_failed")
+        return adapter.acknowledge(False)  # the provider retries; the status check also catches up
+    async with pay_in.database.transaction() as connection:
+        locked = await lock_order(connection, order["id"])
+        assert locked is not None  # noqa: S101 (orders are never deleted)
+
+        async def answered() -> bool:  # this is the provider's own status answer
+            return True
+
+        outcome = await apply_status(
+            connection, pay_in, account, locked, result.status, result.amount, result.paid_at, confirm=answered,
+            callback_id=stored,
+        )  # fmt: skip
     if outcome not in ("applied", "duplicate", "ignored"):
         log.warning("callback.flagged", provider=adapter.name, order_id=str(order["id"]), outcome=outcome)
     return adapter.acknowledge(True)

@@ -12,10 +12,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from gerbang.auth.dependencies import PartnerRequest
 from gerbang.db import DbConnection
 from gerbang.exceptions import NotFound
-from gerbang.order import callbacks, idempotency, service, status_check
+from gerbang.order import callbacks, idempotency, inbound, service, status_check
 from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
 from gerbang.order.service import PayIn, checkout_url
-from gerbang.provider.base import InboundCallback
 from gerbang.provider.registry import UnknownProvider, provider
 
 router = APIRouter(tags=["payments"])
@@ -135,6 +134,28 @@ async def receive_callback(provider_name: str, request: Request) -> Response:
         adapter = provider(provider_name)
     except UnknownProvider:
         raise ProviderNotFound(f"no provider {provider_name!r}") from None
-    inbound = InboundCallback({k.lower(): v for k, v in request.headers.items()}, await request.body())
-    ack = await callbacks.receive(request.app.state.pay_in, adapter, inbound)
+    inbound.check_source(request, adapter.name)
+    ack = await callbacks.receive(request.app.state.pay_in, adapter, await inbound.read(request))
     return Response(ack.body, status_code=ack.status_code, media_type=ack.content_type)
+
+
+@router.post(
+    "/transactions/callback",
+    operation_id="callbacks-hilogate",
+    summary="Hilogate's pay-in callbacks, at the original's path (`X-Signature`, then Hilogate is asked)",
+    tags=["provider callbacks"],
+    responses={401: {"description": "the callback failed verification; nothing changed"}},
+)
+async def receive_hilogate_callback(request: Request) -> Response:
+    return await receive_callback("hilogate", request)
+
+
+@router.post(
+    "/transaction/callback",
+    operation_id="callbacks-hilogate_singular",
+    summary="Hilogate's pay-in callbacks, at the original's singular path",
+    tags=["provider callbacks"],
+    responses={401: {"description": "the callback failed verification; nothing changed"}},
+)
+async def receive_hilogate_callback_singular(request: Request) -> Response:
+    return await receive_callback("hilogate", request)

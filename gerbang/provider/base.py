@@ -50,6 +50,23 @@ class ProviderResponseInvalid(ProviderUnavailable):
     """An answer we cannot trust (malformed, or an amount other than the one asked for)."""
 
 
+class ProviderTimeout(ProviderUnavailable):
+    """No answer in time: the request may or may not have been taken (a payout is asked about, not resent
+    elsewhere)."""
+
+
+class ProviderDuplicate(ProviderRejected):
+    """The provider already has a request under this id (ours): ask for its status rather than resend."""
+
+
+class ProviderInsufficientBalance(ProviderRejected):
+    """The provider account cannot pay this out: another account may."""
+
+
+class ProviderInvalidAccount(ProviderRejected):
+    """The destination bank account does not exist or cannot receive: no account will pay it."""
+
+
 @dataclass(frozen=True)
 class ProviderAccount:
     """What an adapter needs of one provider account: where to call and with which credentials."""
@@ -98,6 +115,9 @@ class StatusResult:
     amount: int | None
     provider_reference: str | None
     paid_at: datetime | None = None
+    settled: bool = False
+    """The provider says it has settled this paid charge to us: what `provider_reported` settlement waits
+    for. False from providers that do not say."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,9 @@ class InboundCallback:
     """Lower-case names."""
     body: bytes
     """The exact bytes received: signatures are computed over them."""
+    method: str = "POST"
+    query: str = ""
+    """The raw query string (without `?`): some providers call back with GET and the fields in it."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,12 @@ class Acknowledgement:
 class PaymentProvider(Protocol):
     name: ClassVar[str]
     methods: ClassVar[frozenset[PaymentMethod]]
+    callbacks_signed: ClassVar[bool]
+    """False for a provider that does not sign its payment callbacks: the framework then never trusts a
+    callback's body; it only prompts a `payment_status` query, whose answer alone moves the order."""
+    callbacks_confirmed: ClassVar[bool]
+    """True for a provider whose callback signature does not cover everything we act on (Hilogate's leaves
+    out the status): a verified callback is then confirmed by a `payment_status` query, as an unsigned one."""
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         """The credentials this provider needs, validated; raises ValueError naming what is wrong
@@ -238,6 +267,9 @@ class DisbursementCallback:
 
 class PayoutProvider(Protocol):
     name: ClassVar[str]
+    disbursement_callbacks_signed: ClassVar[bool]
+    """False for a provider whose disbursement callbacks are not signed (or not documented as signed): they
+    only prompt a `disbursement_status` query, whose answer alone moves the withdrawal."""
 
     async def account_inquiry(
         self, session: aiohttp.ClientSession, account: ProviderAccount, inquiry: AccountInquiry

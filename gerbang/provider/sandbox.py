@@ -78,11 +78,16 @@ def _text(value: object) -> str | None:
 class SandboxProvider:
     name: ClassVar[str] = "sandbox"
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset(PaymentMethod)
+    callbacks_signed: ClassVar[bool] = True
+    callbacks_confirmed: ClassVar[bool] = False
+    disbursement_callbacks_signed: ClassVar[bool] = True
 
-    def __init__(self, disbursement_delay_ms: int | None = None) -> None:
-        # The sandbox's own field for how long a disbursement stays PROCESSING (None: its default), so
-        # tests can go faster; a real provider takes what it takes.
+    def __init__(self, disbursement_delay_ms: int | None = None, settlement_delay_s: int | None = None) -> None:
+        # The sandbox's own fields for how long a disbursement stays PROCESSING and how long after its payment
+        # a charge is reported settled (None: the sandbox's defaults), so tests and demos choose their pace; a
+        # real provider takes what it takes.
         self.disbursement_delay_ms = disbursement_delay_ms
+        self.settlement_delay_s = settlement_delay_s
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         key = credentials.get("merchant_key")
@@ -119,7 +124,7 @@ class SandboxProvider:
     async def create_payment(
         self, session: aiohttp.ClientSession, account: ProviderAccount, request: ChargeRequest
     ) -> Charge:
-        data = await self._call(session, account, "POST", "/api/charges", {
+        body: dict[str, Any] = {
             "merchant_ref": str(request.order_id),
             "amount": request.amount,
             "method": request.method.value,
@@ -127,7 +132,10 @@ class SandboxProvider:
             "expires_at": request.expires_at.isoformat(),
             "callback_url": request.callback_url,
             "merchant_name": account.merchant_name,
-        })  # fmt: skip
+        }
+        if self.settlement_delay_s is not None:
+            body["sandbox_settlement_delay_s"] = self.settlement_delay_s
+        data = await self._call(session, account, "POST", "/api/charges", body)
         if data.get("amount") != request.amount or data.get("merchant_ref") != str(request.order_id):
             raise ProviderResponseInvalid("sandbox answered for another amount or order")
         return Charge(
@@ -153,6 +161,7 @@ class SandboxProvider:
             amount=_amount(data.get("amount")),
             provider_reference=str(data.get("charge_id")),
             paid_at=datetime.fromisoformat(paid_at) if isinstance(paid_at, str) else None,
+            settled=data.get("settled") is True,
         )
 
     def parse_callback(self, callback: InboundCallback) -> PaymentCallback:

@@ -25,6 +25,10 @@ class InvalidProviderAccount(UnprocessableEntity):
     code = "invalid_provider_account"
 
 
+class InvalidSettlementRule(InvalidProviderAccount):
+    code = "invalid_settlement_rule"
+
+
 class ProviderAccountNotFound(NotFound):
     code = "provider_account_not_found"
 
@@ -54,6 +58,15 @@ def _check_amounts(values: Mapping[str, Any]) -> None:
         raise InvalidProviderAccount("maxAmount is below minAmount")
 
 
+def _check_settlement(values: Mapping[str, Any]) -> None:
+    # A cut-off decides which business day a payment counts from: nothing to decide otherwise.
+    counts_days = values["settlement_rule"] == "business_days" and values["settlement_days"] > 0
+    if values["settlement_cutoff_hour"] is not None and not counts_days:
+        raise InvalidSettlementRule(
+            "settlementCutoffHour applies to settlementRule business_days with settlementDays >= 1 only"
+        )
+
+
 def _account(row: asyncpg.Record, key_ring: KeyRing) -> Account:
     values = dict(row)
     fields = sorted(orjson.loads(key_ring.decrypt(values.pop("credentials_encrypted"), context=_context(row["id"]))))
@@ -66,14 +79,22 @@ def adapter_account(row: asyncpg.Record, key_ring: KeyRing) -> ProviderAccount:
     return ProviderAccount(row["id"], row["provider"], row["base_url"], credentials)
 
 
-async def create_account(connection: Connection, key_ring: KeyRing, body: AccountCreate, now: datetime) -> Account:
+async def create_account(
+    connection: Connection, key_ring: KeyRing, body: AccountCreate, now: datetime, *,
+    default_base_url: str | None = None,
+) -> Account:  # fmt: skip
+    """`default_base_url`: the provider's `GERBANG_<PROVIDER>_BASE_URL`, for a body without `baseUrl`."""
     credentials = _checked_credentials(body.provider, body.credentials)
-    _check_url(body.base_url)
+    base_url = body.base_url or default_base_url
+    if base_url is None:
+        raise InvalidProviderAccount(f"baseUrl is required for provider {body.provider!r}")
+    _check_url(base_url)
     account_id = uuid.uuid4()
     rules = body.model_dump(by_alias=False, exclude={"provider", "name", "base_url", "credentials"})
     _check_amounts(rules)
+    _check_settlement(rules)
     await repository.insert_account(
-        connection, id=account_id, provider=body.provider, name=body.name, base_url=body.base_url,
+        connection, id=account_id, provider=body.provider, name=body.name, base_url=base_url,
         credentials_encrypted=key_ring.encrypt(orjson.dumps(credentials).decode(), context=_context(account_id)),
         **{**rules, "methods": [m.value for m in body.methods]},
     )  # fmt: skip
@@ -99,7 +120,11 @@ async def update_account(
         raise ProviderAccountNotFound(f"no provider account {account_id}")
     before = _account(row, key_ring)
     values = changes.model_dump(by_alias=False, exclude_unset=True)
-    for name in ("name", "base_url", "methods", "weekday_enabled", "weekend_enabled", "priority", "weight", "enabled"):
+    not_null = (
+        "name", "base_url", "methods", "weekday_enabled", "weekend_enabled", "priority", "weight", "enabled",
+        "settlement_rule", "settlement_days",
+    )  # fmt: skip
+    for name in not_null:
         if name in values and values[name] is None:
             raise InvalidProviderAccount(f"{name} cannot be null")
     if "credentials" in values:
@@ -112,6 +137,8 @@ async def update_account(
     if "methods" in values:
         values["methods"] = [m.value if hasattr(m, "value") else m for m in values["methods"]]
     _check_amounts({"min_amount": row["min_amount"], "max_amount": row["max_amount"]} | values)
+    settlement = ("settlement_rule", "settlement_days", "settlement_cutoff_hour")
+    _check_settlement({name: row[name] for name in settlement} | values)
     if values:
         await repository.update_account(connection, account_id, values, now)
     return before, await get_account(connection, key_ring, account_id)

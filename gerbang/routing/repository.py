@@ -13,7 +13,8 @@ from gerbang.models import ProviderAccount
 COLUMNS = tuple(column for column in ProviderAccount.__table__.columns)
 UPDATABLE = frozenset(
     {"name", "base_url", "credentials_encrypted", "methods", "weekday_enabled", "weekend_enabled", "min_amount",
-     "max_amount", "daily_cap", "priority", "weight", "enabled"}
+     "max_amount", "daily_cap", "priority", "weight", "enabled", "settlement_rule", "settlement_days",
+     "settlement_cutoff_hour"}
 )  # fmt: skip
 _INSERT = Query(insert(ProviderAccount).values({name: bindparam(name) for name in (*UPDATABLE, "id", "provider")}))
 _LIST = Query(select(*COLUMNS).order_by(ProviderAccount.priority, ProviderAccount.created_at))

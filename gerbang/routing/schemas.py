@@ -2,13 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gerbang.provider.base import PaymentMethod
 
 Rupiah = Annotated[int, Field(gt=0, le=10_000_000_000_000, strict=True)]
+SettlementRule = Literal["business_days", "provider_reported"]
+SettlementDays = Annotated[int, Field(ge=0, le=30, strict=True, description="N of D+N; 0: at the next run")]
+CutoffHour = Annotated[
+    int,
+    Field(ge=0, le=23, strict=True, description="Asia/Jakarta; paid at or after it counts from the next business day"),
+]
 
 
 class AccountRules(BaseModel):
@@ -25,12 +31,22 @@ class AccountRules(BaseModel):
     priority: int = Field(default=100, ge=0, le=10_000)
     weight: int = Field(default=1, ge=1, le=1000)
     enabled: bool = True
+    settlement_rule: SettlementRule = Field(
+        default="business_days", alias="settlementRule",
+        description="`business_days`: N business days after payment; `provider_reported`: when the provider's "
+        "status answer says settled (docs/settlement.md)",
+    )  # fmt: skip
+    settlement_days: SettlementDays = Field(default=1, alias="settlementDays")
+    settlement_cutoff_hour: CutoffHour | None = Field(default=None, alias="settlementCutoffHour")
 
 
 class AccountCreate(AccountRules):
     provider: str = Field(max_length=32, examples=["sandbox"])
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    base_url: str = Field(alias="baseUrl", max_length=500, examples=["http://127.0.0.1:8000/sandbox"])
+    base_url: str | None = Field(
+        default=None, alias="baseUrl", max_length=500, examples=["http://127.0.0.1:8000/sandbox"],
+        description="Default: the provider's `GERBANG_<PROVIDER>_BASE_URL` (required for a provider without one)",
+    )  # fmt: skip
     credentials: dict[str, str] = Field(description="Provider-specific; write-only (never returned)")
 
 
@@ -51,6 +67,9 @@ class AccountChanges(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=10_000)
     weight: int | None = Field(default=None, ge=1, le=1000)
     enabled: bool | None = None
+    settlement_rule: SettlementRule | None = Field(default=None, alias="settlementRule")
+    settlement_days: SettlementDays | None = Field(default=None, alias="settlementDays")
+    settlement_cutoff_hour: CutoffHour | None = Field(default=None, alias="settlementCutoffHour")
 
 
 class Account(AccountRules):

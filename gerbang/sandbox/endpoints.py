@@ -5,10 +5,13 @@ provider"):
 - `POST /sandbox/api/charges` (Bearer merchant key) creates a charge: a valid dynamic QRIS payload, a VA
   number for the bank, or an e-wallet redirect URL. A merchant key starting `sbx_down` gets 503, to
   rehearse a provider outage.
-- `GET /sandbox/api/charges/{merchant_ref}` answers the status.
+- `GET /sandbox/api/charges/{merchant_ref}` answers the status, with `settled: true` for a paid charge once
+  `sandbox_settlement_delay_s` (a create field, default 0) have passed since its payment: what a merchant
+  whose provider account settles `provider_reported` waits for.
 - `POST /sandbox/orders/{order_id}/pay`, `/fail`, `/expire` make the customer's move and send the
   callback, signed `X-Sandbox-Signature: hex(HMAC-SHA256(merchant key, raw body))`, to the charge's
-  callback URL over HTTP. Repeating a move re-sends the same callback (same `event_id`), as providers
+  callback URL over HTTP (for a charge of a provider fake, `gerbang.sandbox.fakes`, that provider's own).
+  Repeating a move re-sends the same callback (same `event_id`), as providers
   retry.
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -29,8 +32,10 @@ from gerbang.exceptions import Conflict, NotFound
 from gerbang.kit.crypto import KeyRing, equal
 from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
-from gerbang.sandbox import payouts, repository
+from gerbang.sandbox import fakes, payouts, repository
 from gerbang.sandbox.banks import VA_BANKS as VA_BANKS  # re-exported: the checkout offers these banks
+from gerbang.sandbox.fakes import hilogate as fake_hilogate
+from gerbang.sandbox.fakes import oy as fake_oy
 from gerbang.sandbox.merchant import deliver, merchant_key
 
 router = APIRouter()
@@ -57,6 +62,8 @@ class ChargeCreate(BaseModel):
     expires_at: datetime
     callback_url: str = Field(max_length=2000)
     merchant_name: str = Field(default="gerbang", max_length=100)
+    sandbox_settlement_delay_s: int = Field(default=0, ge=0, le=30 * 86_400, strict=True)
+    """How long after its payment the charge is reported settled: a sandbox-only field."""
 
 
 def _context(merchant_ref: uuid.UUID) -> str:
@@ -67,11 +74,16 @@ def _digits(seed: str, count: int) -> str:
     return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:count]
 
 
+def _settled(row: Any) -> bool:
+    return row["paid_at"] is not None and row["paid_at"] + timedelta(seconds=row["settlement_delay_s"]) <= utcnow()
+
+
 def _charge_view(row: Any, request: Request) -> dict[str, Any]:
     view: dict[str, Any] = {
         "charge_id": row["charge_id"], "merchant_ref": str(row["merchant_ref"]), "amount": row["amount"],
         "method": row["method"], "channel": row["channel"], "status": row["status"],
         "expires_at": row["expires_at"].isoformat(), "paid_at": row["paid_at"].isoformat() if row["paid_at"] else None,
+        "settled": row["status"] == "PAID" and _settled(row),
     }  # fmt: skip
     if row["method"] == "qris":
         merchant = QrisMerchant(
@@ -105,6 +117,7 @@ async def create_charge(
             connection, merchant_ref=body.merchant_ref, charge_id="sbx_" + secrets.token_hex(12),
             amount=body.amount, method=body.method, channel=body.channel, merchant_name=body.merchant_name,
             callback_url=body.callback_url, expires_at=body.expires_at,
+            settlement_delay_s=body.sandbox_settlement_delay_s,
             merchant_key_encrypted=ring.encrypt(key, context=_context(body.merchant_ref)),
         )  # fmt: skip
         if row is None:  # a retry of the same charge gets it again; anything else under this ref is refused
@@ -121,7 +134,11 @@ async def create_charge(
 async def _owned(connection: DbConnection, request: Request, merchant_ref: uuid.UUID, key: str) -> Any:
     row = await repository.get_charge(connection, merchant_ref)
     ring: KeyRing = request.app.state.key_ring
-    if row is None or not equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(merchant_ref)), key):
+    if (
+        row is None
+        or not row["charge_id"].startswith("sbx_")  # a provider fake's charge is answered by that fake
+        or not equal(ring.decrypt(row["merchant_key_encrypted"], context=_context(merchant_ref)), key)
+    ):
         raise ChargeNotFound("no such charge for this merchant")
     return row
 
@@ -156,6 +173,9 @@ async def _move(order_id: uuid.UUID, status: str, request: Request) -> dict[str,
         "merchant_ref": str(row["merchant_ref"]), "status": row["status"], "amount": row["amount"],
         "paid_at": row["paid_at"].isoformat() if row["paid_at"] else None,
     }  # fmt: skip
+    faked = await fakes.notify_payment(row, request.app.state.key_ring)  # a provider fake's own callback
+    if faked is not None:
+        return {"order_id": str(order_id), "status": row["status"], "callback": faked}
     key = request.app.state.key_ring.decrypt(row["merchant_key_encrypted"], context=_context(order_id))
     delivered = await deliver(row["callback_url"], key, event)
     return {"order_id": str(order_id), "status": row["status"], "callback": delivered}
@@ -187,3 +207,5 @@ async def wallet_page(order_id: uuid.UUID) -> str:
 
 router.include_router(_pay_ins)
 router.include_router(payouts.router)
+router.include_router(fake_hilogate.router)
+router.include_router(fake_oy.router)

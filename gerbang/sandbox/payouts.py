@@ -164,6 +164,11 @@ def _finished(task: asyncio.Task[object]) -> None:
 
 
 async def _notify(ring: KeyRing, row: asyncpg.Record) -> dict[str, Any]:
+    from gerbang.sandbox import fakes  # a provider fake's disbursement: its own provider's callback
+
+    faked = await fakes.notify_disbursement(row)
+    if faked is not None:
+        return faked
     event = {
         "event_id": f"{row['disbursement_id']}:{row['status']}", "type": "disbursement",
         "disbursement_id": row["disbursement_id"], "merchant_ref": str(row["merchant_ref"]), "status": row["status"],
@@ -185,6 +190,16 @@ async def _current(
     if moved is not None:
         _in_background(_notify(ring, moved))
     return row
+
+
+async def current(database: Database, ring: KeyRing, merchant_ref: uuid.UUID) -> asyncpg.Record | None:
+    """The disbursement as it stands now (moved and notified first if due): for the provider fakes."""
+    return await _current(database, ring, merchant_ref)
+
+
+def finish_later(database: Database, ring: KeyRing, merchant_ref: uuid.UUID, complete_after: datetime) -> None:
+    """Moves the disbursement to its outcome when due, and notifies: for the provider fakes."""
+    _in_background(_when_due(database, ring, merchant_ref, complete_after))
 
 
 async def _when_due(database: Database, ring: KeyRing, merchant_ref: uuid.UUID, complete_after: datetime) -> None:

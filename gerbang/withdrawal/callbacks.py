@@ -1,13 +1,21 @@
 """Disbursement callbacks: stored as received, verified with the credentials of the provider account that
 pays the withdrawal, then applied by compare-and-set (`service.apply_status`). A duplicate moves nothing;
-a wrong amount, an unknown withdrawal or a contradiction is kept and flagged."""
+a wrong amount, an unknown withdrawal or a contradiction is kept and flagged. A provider whose disbursement
+callbacks are not signed (`disbursement_callbacks_signed` False) is never believed: its callback is stored
+unverified and only prompts a status query, whose answer alone moves the withdrawal."""
 
 from __future__ import annotations
 
 from gerbang.events import callback_log
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Connection
-from gerbang.provider.base import Acknowledgement, InboundCallback, PayoutProvider
+from gerbang.provider.base import (
+    Acknowledgement,
+    DisbursementCallback,
+    InboundCallback,
+    PayoutProvider,
+    ProviderError,
+)
 from gerbang.routing import repository as accounts_repository
 from gerbang.routing.accounts import adapter_account
 from gerbang.withdrawal import repository
@@ -25,6 +33,9 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
                 connection, provider=adapter.name, body=callback.body, verified=False, outcome="unparseable"
             )
         return adapter.acknowledge(False)
+
+    if not adapter.disbursement_callbacks_signed:
+        return await _confirm_by_status(payouts, adapter, callback, claimed)
 
     async def keep(connection: Connection, *, verified: bool, outcome: str) -> int | None:
         return await callback_log.store(
@@ -57,6 +68,50 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
                 reason=claimed.reason,
             )  # fmt: skip
         await callback_log.set_outcome(connection, stored, outcome)
+    if outcome not in ("applied", "duplicate", "ignored"):
+        log.warning("withdrawal.callback_flagged", withdrawal_id=str(row["id"]), outcome=outcome)
+    return adapter.acknowledge(True)
+
+
+async def _confirm_by_status(
+    payouts: Payouts, adapter: PayoutProvider, callback: InboundCallback, claimed: DisbursementCallback
+) -> Acknowledgement:
+    """A disbursement callback nobody signed: stored unverified, it only prompts a status query with the
+    account that pays the withdrawal, and only that answer (amount checked) moves it."""
+    async with payouts.database.transaction() as connection:
+        row = await repository.get(connection, claimed.withdrawal_id) if claimed.withdrawal_id else None
+        account = await accounts_repository.get_account(connection, row["provider_account_id"]) if row else None
+        known = row is not None and account is not None and account["provider"] == adapter.name
+        stored = await callback_log.store(
+            connection, provider=adapter.name, body=callback.body, event_id=claimed.event_id,
+            withdrawal_id=claimed.withdrawal_id, status=claimed.status.value, amount=claimed.amount,
+            verified=False, outcome="requery" if known else "unknown_withdrawal",
+        )  # fmt: skip
+    if not known or row is None or account is None:
+        log.warning("withdrawal.callback_unknown", provider=adapter.name)
+        return adapter.acknowledge(True)  # nothing to ask about; kept for people to look at
+    try:
+        answer = await adapter.disbursement_status(
+            payouts.session, adapter_account(account, payouts.key_ring), row["id"], row["provider_reference"]
+        )
+    except ProviderError as error:
+        log.warning("withdrawal.callback_requery_failed", withdrawal_id=str(row["id"]), error=str(error)[:200])
+        async with payouts.database.transaction() as connection:
+            if stored is not None:
+                await callback_log.set_outcome(connection, stored, "requery_failed")
+        return adapter.acknowledge(False)  # the provider retries; the recovery job asks later anyway
+    async with payouts.database.transaction() as connection:
+        locked = await repository.get(connection, row["id"], for_update=True)
+        assert locked is not None  # noqa: S101 (withdrawals are never deleted)
+        if answer.amount is not None and answer.amount != locked["net"]:
+            outcome = "amount_mismatch"
+        else:
+            outcome = await apply_status(
+                connection, payouts, locked, answer.status, provider_reference=answer.provider_reference,
+                reason=answer.reason,
+            )  # fmt: skip
+        if stored is not None:
+            await callback_log.set_outcome(connection, stored, outcome)
     if outcome not in ("applied", "duplicate", "ignored"):
         log.warning("withdrawal.callback_flagged", withdrawal_id=str(row["id"]), outcome=outcome)
     return adapter.acknowledge(True)

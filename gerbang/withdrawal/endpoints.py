@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse, Response
 
 from gerbang.auth.dependencies import ServerToServerPartner
 from gerbang.db import DbConnection
-from gerbang.exceptions import NotFound
+from gerbang.exceptions import BadRequest, NotFound
 from gerbang.ledger import service as ledger_service
-from gerbang.order import idempotency
+from gerbang.order import idempotency, inbound
 from gerbang.order.service import PayIn
 from gerbang.partner import service as partner_service
-from gerbang.provider.base import InboundCallback
 from gerbang.provider.registry import UnknownProvider, payout_provider
 from gerbang.withdrawal import callbacks, repository, service
 from gerbang.withdrawal.schemas import (
@@ -45,6 +44,10 @@ _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 class ProviderNotFound(NotFound):
     code = "provider_not_found"
+
+
+class UnrecognisedCallback(BadRequest):
+    code = "unrecognised_callback"
 
 
 def payouts_of(request: Request) -> Payouts:
@@ -140,6 +143,32 @@ async def receive_callback(provider_name: str, request: Request) -> Response:
         adapter = payout_provider(provider_name)
     except UnknownProvider:
         raise ProviderNotFound(f"no payout provider {provider_name!r}") from None
-    inbound = InboundCallback({k.lower(): v for k, v in request.headers.items()}, await request.body())
-    ack = await callbacks.receive(payouts_of(request), adapter, inbound)
+    inbound.check_source(request, adapter.name)
+    ack = await callbacks.receive(payouts_of(request), adapter, await inbound.read(request))
     return Response(ack.body, status_code=ack.status_code, media_type=ack.content_type)
+
+
+SHARED_CALLBACK_PROVIDERS = ("hilogate", "oy")
+"""Who calls back at the original's `/withdrawals/callback`, told apart by payload (each adapter's parse
+refuses what is not its own)."""
+
+
+@router.post(
+    "/callback",
+    operation_id="withdrawals-callback_shared",
+    summary="Hilogate's and Oy!'s disbursement callbacks, at the original's path (told apart by payload)",
+    tags=["provider callbacks"],
+    responses={400: {"description": "`unrecognised_callback`: neither provider's format"}},
+)
+async def receive_shared_callback(request: Request) -> Response:
+    received = await inbound.read(request)
+    for name in SHARED_CALLBACK_PROVIDERS:
+        adapter = payout_provider(name)
+        try:
+            adapter.parse_disbursement_callback(received)
+        except ValueError:
+            continue
+        inbound.check_source(request, adapter.name)
+        ack = await callbacks.receive(payouts_of(request), adapter, received)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.content_type)
+    raise UnrecognisedCallback("neither a Hilogate nor an Oy! disbursement callback")

@@ -17,7 +17,10 @@ PARTNER_AUTHENTICATION = {partner_request, signed_partner, server_to_server_part
 # Providers call the callback routes (each adapter verifies its own signature); customers open the QR.
 PUBLIC_ROUTES = {
     ("POST", "/api/v1/transaction/callback/{provider_name}"),
+    ("POST", "/api/v1/transaction/callback"),
+    ("POST", "/api/v1/transactions/callback"),
     ("POST", "/api/v1/withdrawals/callback/{provider_name}"),
+    ("POST", "/api/v1/withdrawals/callback"),
     ("GET", "/api/v1/qris/{order_id}"),
 }
 CONSOLE_PREFIXES = ("/api/v1/admin/", "/api/v1/client/", "/api/v1/auth/")
