@@ -18,7 +18,7 @@ from bench.report import write_performance_doc
 from gerbang.migration import upgrade_to_head
 from gerbang.pgserver import EmbeddedPostgres
 
-ALL_SCENARIOS = ["healthz", "insert", "ledger", "payin", "withdrawals", "webhooks"]
+ALL_SCENARIOS = ["healthz", "insert", "ledger", "payin", "withdrawals", "webhooks", "events", "settlement"]
 BENCH_DATABASE = "gerbang_bench"
 
 

@@ -9,6 +9,7 @@ from gerbang.auth import endpoints as auth_endpoints
 from gerbang.auth import session_endpoints
 from gerbang.client import endpoints as client_endpoints
 from gerbang.order import endpoints as order_endpoints
+from gerbang.scheduler import endpoints as scheduler_endpoints
 from gerbang.withdrawal import console as withdrawal_console
 from gerbang.withdrawal import endpoints as withdrawal_endpoints
 
@@ -21,6 +22,7 @@ router.include_router(auth_endpoints.router)
 router.include_router(session_endpoints.admin_router)
 router.include_router(session_endpoints.partner_user_router)
 router.include_router(admin_endpoints.router)
+router.include_router(scheduler_endpoints.router)
 router.include_router(client_endpoints.router)
 # The console's withdrawal routes also answer at the original system's paths (documented once, under /client).
 router.include_router(withdrawal_console.client_router, prefix="/withdrawals", include_in_schema=False)

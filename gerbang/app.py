@@ -27,6 +27,7 @@ from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
 from gerbang.order.service import PayIn
 from gerbang.sandbox import endpoints as sandbox_endpoints
+from gerbang.scheduler import endpoints as scheduler_endpoints
 from gerbang.web.pages import STATIC_DIR, STATIC_PREFIX
 
 DESCRIPTION = """
@@ -93,6 +94,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     if settings.sandbox_enabled:
         app.include_router(sandbox_endpoints.router)
     app.include_router(ops_endpoints.router)
+    app.include_router(scheduler_endpoints.ops_router)
     app.include_router(api.router)
     app.include_router(checkout_endpoints.api_router)
     app.include_router(checkout_endpoints.router)

@@ -29,6 +29,14 @@ def _plain_seconds(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_plain_seconds)]
 
 
+def _empty_as_unset(value: object) -> object:
+    """`GERBANG_X=` (set but empty) means unset, as it does to a shell script."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+_TELEGRAM_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{20,100}")
+
+
 class Environment(enum.StrEnum):
     development = "development"
     test = "test"
@@ -98,14 +106,85 @@ class Settings(BaseSettings):
     webhook_lease: Duration = timedelta(seconds=60)
     """How long a claimed webhook attempt is a worker's: after a crash, its events go again once it runs out.
     Must exceed `GERBANG_WEBHOOK_TIMEOUT`."""
+    telegram_bot_token: Annotated[SecretStr | None, BeforeValidator(_empty_as_unset)] = None
+    """The bot that sends alerts to Telegram; with `telegram_chat_id`. Unset: alerts are only listed."""
+    telegram_chat_id: Annotated[str | None, BeforeValidator(_empty_as_unset)] = Field(
+        default=None, pattern=r"^(-?\d{1,20}|@\w{5,64})$"
+    )
+    """Where alerts go: a chat id (`-1001234567890` for a group or channel) or a public `@channelname`."""
+    telegram_base_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The Bot API server (tests point it at a local fake; a self-hosted Bot API server works too)."""
+    telegram_timeout: Duration = timedelta(seconds=10)
+    """How long Telegram has to answer one message."""
+    telegram_min_severity: Literal["info", "warning", "critical"] = "info"
+    """Alerts below this severity are not sent (they are still listed)."""
+    telegram_max_attempts: int = Field(default=20, ge=1, le=100)
+    """Tries per alert before it is given up (kept as `failed` with its last error); 20 is about 6 hours."""
+    telegram_max_age: Duration = timedelta(hours=24)
+    """An alert not delivered this long after it was raised is given up: old news is not worth a flood."""
+    kafka_bootstrap_servers: str = ""
+    """Comma-separated `host:port` of the Kafka cluster the worker relays outbox events to; empty: no relay
+    (events stay in the outbox, listed at `GET /api/v1/admin/events`)."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Annotated[
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None, BeforeValidator(_empty_as_unset)
+    ] = None
+    """Required with a SASL protocol, with the username and password."""
+    kafka_sasl_username: Annotated[str | None, BeforeValidator(_empty_as_unset)] = None
+    kafka_sasl_password: Annotated[SecretStr | None, BeforeValidator(_empty_as_unset)] = None
+    kafka_ssl_ca_location: Annotated[Path | None, BeforeValidator(_empty_as_unset)] = None
+    """PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); default: the system's."""
+    kafka_client_id: str = Field(default="gerbang", min_length=1, max_length=64)
+    kafka_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    """Outbox rows the relay reads, sends and marks published at a time."""
+    kafka_linger: Duration = timedelta(milliseconds=5)
+    """How long the producer waits to fill a request to a partition (`linger.ms`)."""
+    kafka_delivery_timeout: Duration = timedelta(seconds=30)
+    """How long the producer keeps trying one message (`message.timeout.ms`) before the relay starts over
+    with a new producer, from the oldest unpublished row."""
+    kafka_create_topics: bool = True
+    """The relay creates the event topics it is about to publish to if they do not exist."""
+    kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_topic_replication: Annotated[int | None, BeforeValidator(_empty_as_unset)] = Field(default=None, ge=1, le=32)
+    """Replicas of a topic the relay creates; unset: the cluster's `default.replication.factor`."""
+    events_retention: Duration = timedelta(days=7)
+    """Published outbox rows older than this are deleted by the `events.purge_published` job; unpublished
+    rows are never deleted."""
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     """Where `gerbang worker` serves its Prometheus metrics (webhook deliveries, queue); 0: not served."""
+    hilogate_base_url: str = Field(default="https://app.hilogate.com", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Hilogate's API, for a Hilogate provider account created without a base URL of its own."""
+    hilogate_timeout: Duration = timedelta(seconds=15)
+    """How long Hilogate has to answer one request."""
+    hilogate_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Hilogate calls back from; empty: any (callbacks are signed)."""
+    oy_base_url: str = Field(default="https://partner.oyindonesia.com", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Oy!'s API, for an Oy! provider account created without a base URL of its own."""
+    oy_timeout: Duration = timedelta(seconds=15)
+    """How long Oy! has to answer one request."""
+    oy_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Oy! calls back from; empty: any. Oy!'s callbacks are not
+    signed, so they are only ever a prompt to ask Oy! itself; this is a further filter."""
+    demo_provider: Literal["sandbox", "hilogate", "oy"] = "sandbox"
+    """The provider whose fake the demo's provider account uses (`gerbang run --provider`)."""
     demo_data: bool = True
     """`gerbang run` in development seeds a demo admin, partner and sandbox provider account on first start."""
 
     shutdown_grace: Duration = timedelta(seconds=8)
     """How long in-flight requests and jobs get to finish after SIGTERM."""
     worker_heartbeat_interval: Duration = timedelta(seconds=10)
+    scheduler_poll_interval: Duration = timedelta(seconds=5)
+    """How often a worker's scheduler looks for due cron slots and queued runs; a manual run wakes it at once."""
+    scheduler_stale_run_after: Duration = timedelta(seconds=60)
+    """A running job whose heartbeat (written every quarter of this) is older, and whose lock no session
+    holds, was left by a dead worker: it is marked failed `interrupted`."""
+
+    @model_validator(mode="after")
+    def _check_scheduler(self) -> Settings:
+        for name in ("scheduler_poll_interval", "scheduler_stale_run_after"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"GERBANG_{name.upper()} must be more than 0 seconds")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -138,6 +217,44 @@ class Settings(BaseSettings):
             raise ValueError("GERBANG_WEBHOOK_LEASE must be longer than GERBANG_WEBHOOK_TIMEOUT")
         return self
 
+    @model_validator(mode="after")
+    def _check_kafka(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [
+                f"GERBANG_KAFKA_SASL_{name.upper()}"
+                for name in ("mechanism", "username", "password")
+                if getattr(self, f"kafka_sasl_{name}") is None
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} not set: {self.kafka_security_protocol} needs them")
+        if self.kafka_linger < timedelta(0):
+            raise ValueError("GERBANG_KAFKA_LINGER cannot be negative")
+        for name in ("kafka_delivery_timeout", "events_retention"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"GERBANG_{name.upper()} must be more than 0 seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _check_telegram(self) -> Settings:
+        if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
+            missing = "GERBANG_TELEGRAM_CHAT_ID" if self.telegram_chat_id is None else "GERBANG_TELEGRAM_BOT_TOKEN"
+            raise ValueError(f"{missing} is not set: Telegram alerts need both the bot token and the chat id")
+        token = self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+        if token is not None and not _TELEGRAM_TOKEN.fullmatch(token):
+            # Checked because it goes into a URL path; the message never repeats it.
+            raise ValueError("GERBANG_TELEGRAM_BOT_TOKEN does not look like a bot token (`digits:letters`)")
+        if self.env is Environment.production and not self.telegram_base_url.startswith("https://"):
+            raise ValueError("GERBANG_TELEGRAM_BASE_URL must be https in production: the bot token is in its path")
+        return self
+
+    @property
+    def kafka_enabled(self) -> bool:
+        return bool(self.kafka_bootstrap_servers.strip())
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and self.telegram_chat_id is not None
+
     @property
     def trusted_proxy_entries(self) -> list[str]:
         return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
@@ -149,6 +266,20 @@ class Settings(BaseSettings):
     @property
     def public_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def provider_base_url(self, provider: str) -> str | None:
+        """`GERBANG_<PROVIDER>_BASE_URL`, the default for that provider's accounts (None: no default)."""
+        value = getattr(self, f"{provider}_base_url", None)
+        return value if isinstance(value, str) else None
+
+    def provider_timeout(self, provider: str) -> timedelta | None:
+        value = getattr(self, f"{provider}_timeout", None)
+        return value if isinstance(value, timedelta) else None
+
+    def provider_callback_ips(self, provider: str) -> list[str]:
+        """`GERBANG_<PROVIDER>_CALLBACK_IPS` as entries (empty: no check)."""
+        value = getattr(self, f"{provider}_callback_ips", "")
+        return [entry.strip() for entry in value.split(",") if entry.strip()] if isinstance(value, str) else []
 
     @property
     def sandbox_enabled(self) -> bool:

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.secret_scan", "tests.fixtures.database", "tests.fixtures.app"]
+pytest_plugins = ["tests.fixtures.secret_scan", "tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.kafka"]

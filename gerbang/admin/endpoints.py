@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from gerbang.admin import partners, provider_accounts, security
+from gerbang.admin import events, partners, provider_accounts, security
+from gerbang.alerts import endpoints as alert_endpoints
 from gerbang.auth.permissions import Permission, require
 from gerbang.auth.sessions import AdminPrincipal
 from gerbang.db import DbConnection
@@ -32,5 +33,7 @@ router.include_router(partners.router)
 router.include_router(security.router)
 router.include_router(provider_accounts.router)
 router.include_router(webhook_endpoints.admin_router)
+router.include_router(alert_endpoints.admin_router)
 router.include_router(withdrawal_console.admin_router)
 router.include_router(platform_payouts.router)
+router.include_router(events.router)

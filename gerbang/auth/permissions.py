@@ -30,6 +30,11 @@ class Permission(enum.StrEnum):
     platform_payouts_manage = "platform_payouts.manage"
     ledger_read = "ledger.read"
     ledger_reconcile = "ledger.reconcile"
+    events_read = "events.read"
+    alerts_read = "alerts.read"
+    jobs_read = "jobs.read"
+    jobs_run = "jobs.run"
+    jobs_manage = "jobs.manage"
 
 
 class PartnerPermission(enum.StrEnum):
@@ -66,6 +71,17 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     Permission.platform_payouts_manage: frozenset({AdminRole.SUPER_ADMIN}),
     Permission.ledger_read: _EVERYONE,
     Permission.ledger_reconcile: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # Outbox events carry what withdrawals.read shows (bank accounts, holder names): the same roles read them.
+    Permission.events_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE, AdminRole.SUPPORT}),
+    # Alerts carry settlement and dashboard summaries as well as anomalies: every admin role reads them.
+    Permission.alerts_read: _EVERYONE,
+    # Job schedules and runs, like the alerts they send, are for every admin role to read.
+    Permission.jobs_read: _EVERYONE,
+    # Running a job now moves nothing a scheduled run would not: the roles that handle money may.
+    Permission.jobs_run: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # Changing a cron or turning a job off decides when money settles for everyone: the highest role only
+    # (the original let any ADMIN rewrite the settlement cron).
+    Permission.jobs_manage: frozenset({AdminRole.SUPER_ADMIN}),
 }
 PARTNER_ROLE_PERMISSIONS: dict[PartnerPermission, frozenset[PartnerRole]] = {
     PartnerPermission.account_read: frozenset(PartnerRole),

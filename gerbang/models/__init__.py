@@ -11,6 +11,8 @@ from gerbang.models.partner import Partner
 from gerbang.models.platform_setting import PlatformSetting
 from gerbang.models.provider_account import ProviderAccount, ProviderAccountVolume
 from gerbang.models.sandbox import SandboxCharge, SandboxDisbursement
+from gerbang.models.scheduler import JobRun, ScheduledJob
+from gerbang.models.settlement import SettlementBatch
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
 from gerbang.models.withdrawal import Withdrawal
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
@@ -24,6 +26,7 @@ __all__ = [
     "AuthSession",
     "IdempotencyKey",
     "IpAllowEntry",
+    "JobRun",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
@@ -40,7 +43,9 @@ __all__ = [
     "RecoveryCode",
     "SandboxCharge",
     "SandboxDisbursement",
+    "ScheduledJob",
     "SeenSignature",
+    "SettlementBatch",
     "WebhookAttempt",
     "WebhookEvent",
     "Withdrawal",

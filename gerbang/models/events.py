@@ -94,21 +94,54 @@ class WebhookAttempt(Model):
 
 
 class Alert(Model):
-    """Something an operator should look at (an endpoint disabled, a flagged callback, a failed job)."""
+    """Something an operator should look at (an endpoint disabled, a flagged callback, a failed job), and its
+    delivery to Telegram: an outbox row, written in the transaction of the change it reports."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_created_at", "created_at"),)
+    __table_args__ = (
+        CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'skipped')", name="status"),
+        Index("ix_alerts_created_at", "created_at"),
+        # What the sender claims from: due and pending only, in a small index.
+        Index("ix_alerts_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)
     partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     message: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False, server_default="warning")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    """`pending` (to be sent), `delivered`, `failed` (refused, or retried until the limits ran out) or
+    `skipped` (below `GERBANG_TELEGRAM_MIN_SEVERITY` when the sender saw it)."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    parts_sent: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """Telegram messages of this alert already sent (a long alert is several): a retry sends the rest."""
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """A sender's lease on the attempt in flight; a crashed sender's lease simply runs out."""
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    """What went wrong last time, never with the bot token in it."""
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class OutboxEvent(Model):
+    """A Kafka event (docs/events.md), written in the transaction of the change; the worker's relay publishes
+    it and sets `published_at` once the broker has acknowledged it. A trigger notifies `gerbang_outbox` when
+    rows are inserted, to wake the relay."""
+
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_unpublished", "id", postgresql_where=text("published_at IS NULL")),)
+    __table_args__ = (
+        # What the relay reads from: unpublished rows in outbox order.
+        Index("ix_outbox_events_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # The admin list: one order's or withdrawal's events. Date ranges (and the retention job) use a BRIN index:
+        # rows are written in time order, and it costs the relay's marking UPDATE next to nothing.
+        Index("ix_outbox_events_key_id", "key", "id"),
+        Index("ix_outbox_events_occurred_at", "occurred_at", postgresql_using="brin"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     """Outbox order: the relay publishes in this order per key."""
