@@ -28,10 +28,8 @@ from gerbang.worker.jobs import JOBS
 from gerbang.worker.outbox import relay_loops
 from gerbang.worker.runner import WorkerLoop, periodic, run_loops
 
-WORKER_REGISTRY = CollectorRegistry()
 
-
-def worker_loops(database: Database, settings: Settings, dsn: str) -> list[WorkerLoop]:
+def worker_loops(database: Database, settings: Settings, dsn: str, registry: CollectorRegistry) -> list[WorkerLoop]:
     """Every loop a worker runs. Domain modules add their claim loops here, and their scheduled jobs to
     `gerbang.worker.jobs`."""
     worker_id = uuid.uuid4()
@@ -40,10 +38,10 @@ def worker_loops(database: Database, settings: Settings, dsn: str) -> list[Worke
         DeliverySettings(
             concurrency=settings.webhook_concurrency, timeout=settings.webhook_timeout, lease=settings.webhook_lease
         ),
-        WebhookMetrics(WORKER_REGISTRY),
+        WebhookMetrics(registry),
     )  # fmt: skip
 
-    alert_sender = AlertSender.from_settings(database, settings, AlertMetrics(WORKER_REGISTRY))
+    alert_sender = AlertSender.from_settings(database, settings, AlertMetrics(registry))
 
     async def forget_expired_signatures() -> None:
         async with database.transaction() as connection:
@@ -74,7 +72,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str) -> list[Worke
         periodic("orders.expire", timedelta(seconds=10), expire_orders),
         WorkerLoop("withdrawals.recover", recover_withdrawals),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
-        *relay_loops(database, settings, dsn, WORKER_REGISTRY),
+        *relay_loops(database, settings, dsn, registry),
     ]
 
 
@@ -84,12 +82,15 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     event_loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         event_loop.add_signal_handler(sig, stop.set)
+    # The worker's own metrics (one registry per process: each loop's collectors register in it once).
+    registry = CollectorRegistry()
+    loops = worker_loops(database, settings, asyncpg_dsn(database_url), registry)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=WORKER_REGISTRY)
+        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=registry)
     # What is loaded by now lives as long as the process: kept out of the collector's full passes, which then
     # take about 1 ms instead of about 100 ms of the event loop under the relay's churn (docs/PERFORMANCE.md).
     gc.freeze()
     try:
-        await run_loops(worker_loops(database, settings, asyncpg_dsn(database_url)), stop, settings.shutdown_grace)
+        await run_loops(loops, stop, settings.shutdown_grace)
     finally:
         await database.dispose()

@@ -122,7 +122,9 @@ async def test_the_lag_gauge_is_the_oldest_unpublished_age(database: Database, s
 def test_without_kafka_the_worker_runs_no_relay(database: Database, settings: Settings, database_url: str) -> None:
     assert not settings.kafka_enabled
     assert relay_loops(database, settings, asyncpg_dsn(database_url), CollectorRegistry()) == []
-    assert not any(loop.name.startswith("outbox.") for loop in worker_loops(database, settings, database_url))
+    assert not any(
+        loop.name.startswith("outbox.") for loop in worker_loops(database, settings, database_url, CollectorRegistry())
+    )
 
 
 def test_the_worker_process_relays_and_stops_on_sigterm(tmp_path: Path, database_url: str, tansu: Tansu) -> None:

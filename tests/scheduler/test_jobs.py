@@ -7,6 +7,8 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
+from prometheus_client import CollectorRegistry
+
 from gerbang.config import Settings
 from gerbang.db import Database, asyncpg_dsn
 from gerbang.kit.crypto import KeyRing
@@ -106,7 +108,7 @@ async def test_the_registry_and_the_worker_run_the_hourly_jobs_through_the_sched
         ("settlement.check", "0 16 * * *"), ("access.purge_request_logs", "0 * * * *"),
         ("dashboard.summary", "0 * * * *"), ("events.purge_published", "30 3 * * *"),
     }  # fmt: skip
-    names = [loop.name for loop in worker_loops(database, settings, asyncpg_dsn(database_url))]
+    names = [loop.name for loop in worker_loops(database, settings, asyncpg_dsn(database_url), CollectorRegistry())]
     assert "scheduler" in names
     assert "access.purge_request_logs" not in names
     async with database.transaction() as connection:
