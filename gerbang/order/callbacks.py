@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import bindparam, text, update
 
-from gerbang.events import callback_log
+from gerbang.events import alerts, callback_log
 from gerbang.events import service as events
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
@@ -122,8 +122,7 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         if stored is None:
             return adapter.acknowledge(True)  # this notification was already received: a retry
         outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
-    if outcome not in ("applied", "duplicate", "ignored"):
-        log.warning("callback.flagged", provider=adapter.name, order_id=str(order["id"]), outcome=outcome)
+        await flag_outcome(connection, adapter.name, order, outcome)
     return adapter.acknowledge(True)
 
 
@@ -170,9 +169,25 @@ async def _confirm_by_status(
             connection, pay_in, account, locked, result.status, result.amount, result.paid_at, confirm=answered,
             callback_id=stored,
         )  # fmt: skip
-    if outcome not in ("applied", "duplicate", "ignored"):
-        log.warning("callback.flagged", provider=adapter.name, order_id=str(order["id"]), outcome=outcome)
+        await flag_outcome(connection, adapter.name, locked, outcome)
     return adapter.acknowledge(True)
+
+
+_ROUTINE = frozenset({"applied", "duplicate", "ignored"})
+
+
+async def flag_outcome(
+    connection: Connection, provider: str, order: asyncpg.Record, outcome: str, *, source: str = "callback"
+) -> None:
+    """An outcome people should look at (a wrong amount, a payment after expiry, a contradiction of a final
+    state) raises a `callback_flagged` alert in the transaction that reached it: it exists exactly when the
+    outcome does. `source`: what brought the news (a callback, or a status answer)."""
+    if outcome in _ROUTINE:
+        return
+    await alerts.raise_alert(
+        connection, kind="callback_flagged", partner_id=order["partner_id"], now=utcnow(),
+        message=f"{provider} {source} for order {order['id']}: {outcome}; nothing moved but what the ledger shows",
+    )  # fmt: skip
 
 
 async def _apply(

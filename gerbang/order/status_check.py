@@ -17,7 +17,7 @@ from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Query
 from gerbang.kit.time import utcnow
 from gerbang.models import Order
-from gerbang.order.callbacks import apply_status, lock_order
+from gerbang.order.callbacks import apply_status, flag_outcome, lock_order
 from gerbang.order.service import PayIn
 from gerbang.provider.base import ProviderError
 from gerbang.provider.registry import provider
@@ -68,6 +68,5 @@ async def refresh_from_provider(pay_in: PayIn, order_id: uuid.UUID) -> bool:
         outcome = await apply_status(
             connection, pay_in, account, order, result.status, result.amount, result.paid_at, confirm=answered
         )
-    if outcome not in ("applied", "duplicate", "ignored"):
-        log.warning("status_check.flagged", order_id=str(order_id), provider=account["provider"], outcome=outcome)
+        await flag_outcome(connection, account["provider"], order, outcome, source="status answer")
     return True

@@ -6,9 +6,12 @@ unverified and only prompts a status query, whose answer alone moves the withdra
 
 from __future__ import annotations
 
-from gerbang.events import callback_log
+import asyncpg
+
+from gerbang.events import alerts, callback_log
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Connection
+from gerbang.kit.time import utcnow
 from gerbang.provider.base import (
     Acknowledgement,
     DisbursementCallback,
@@ -61,7 +64,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
         if stored is None:
             return adapter.acknowledge(True)  # this notification was received before: a retry
         if claimed.amount is not None and claimed.amount != row["net"]:
-            outcome = "amount_mismatch"
+            outcome = await _amount_mismatch(connection, adapter.name, row)
         else:
             outcome = await apply_status(
                 connection, payouts, row, claimed.status, provider_reference=claimed.provider_reference,
@@ -71,6 +74,16 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     if outcome not in ("applied", "duplicate", "ignored"):
         log.warning("withdrawal.callback_flagged", withdrawal_id=str(row["id"]), outcome=outcome)
     return adapter.acknowledge(True)
+
+
+async def _amount_mismatch(connection: Connection, provider: str, row: asyncpg.Record) -> str:
+    """The provider speaks of another amount than we sent: nothing moves, and people are told (contradictions
+    of a final state are alerted by `apply_status` itself)."""
+    await alerts.raise_alert(
+        connection, kind="callback_flagged", partner_id=row["partner_id"], now=utcnow(),
+        message=f"{provider} disbursement callback for withdrawal {row['id']}: amount_mismatch; nothing moved",
+    )  # fmt: skip
+    return "amount_mismatch"
 
 
 async def _confirm_by_status(
@@ -104,7 +117,7 @@ async def _confirm_by_status(
         locked = await repository.get(connection, row["id"], for_update=True)
         assert locked is not None  # noqa: S101 (withdrawals are never deleted)
         if answer.amount is not None and answer.amount != locked["net"]:
-            outcome = "amount_mismatch"
+            outcome = await _amount_mismatch(connection, adapter.name, locked)
         else:
             outcome = await apply_status(
                 connection, payouts, locked, answer.status, provider_reference=answer.provider_reference,

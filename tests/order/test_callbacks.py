@@ -142,6 +142,8 @@ async def test_bad_callbacks_change_nothing_and_are_kept(
     assert await _state(database, order["orderId"]) == before
     async with database.transaction() as connection:
         assert [r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks")] == [outcome]
+        flagged = await connection.fetchval("SELECT count(*) FROM alerts WHERE kind = 'callback_flagged'")
+    assert flagged == (1 if outcome == "amount_mismatch" else 0)  # a verified callback people should look at
 
 
 async def test_a_forged_callback_does_not_block_the_real_one(
@@ -167,6 +169,9 @@ async def test_failure_after_paid_is_flagged_and_moves_nothing(
             await connection.fetchval("SELECT outcome FROM provider_callbacks WHERE status = 'FAILED'")
             == "contradicting"
         )
+        assert await connection.fetchval("SELECT message FROM alerts WHERE kind = 'callback_flagged'") == (
+            f"sandbox callback for order {order['orderId']}: contradicting; nothing moved but what the ledger shows"
+        )
 
 
 async def test_expiry_and_a_late_payment_the_provider_confirms(
@@ -182,6 +187,7 @@ async def test_expiry_and_a_late_payment_the_provider_confirms(
     assert (status, postings) == ("PAID", 1)
     async with database.transaction() as connection:
         assert await connection.fetchval("SELECT outcome FROM provider_callbacks") == "late_payment"
+        assert await connection.fetchval("SELECT count(*) FROM alerts WHERE kind = 'callback_flagged'") == 1
 
 
 async def test_a_late_success_the_provider_denies_is_not_honoured(

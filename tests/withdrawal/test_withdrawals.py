@@ -182,7 +182,9 @@ async def test_forged_and_unknown_callbacks_move_nothing(
     assert await balances(database, shop) == (20_000, 0, 10_000)
     async with database.transaction() as connection:
         outcomes = sorted(r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks"))
+        flagged = await connection.fetchval("SELECT count(*) FROM alerts WHERE kind = 'callback_flagged'")
     assert outcomes == ["amount_mismatch", "unknown_withdrawal", "unverified"]
+    assert flagged == 1  # the wrong amount: people are told
     assert (await client.post("/api/v1/withdrawals/callback/nope", content=b"{}")).status_code == 404
 
 
