@@ -165,7 +165,15 @@ class Settings(BaseSettings):
     oy_callback_ips: str = ""
     """Comma-separated addresses or CIDR ranges Oy! calls back from; empty: any. Oy!'s callbacks are not
     signed, so they are only ever a prompt to ask Oy! itself; this is a further filter."""
-    demo_provider: Literal["sandbox", "hilogate", "oy"] = "sandbox"
+    ing1_base_url: str = Field(default="https://api.ing1.co.id", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """ING1's (Billers Engine) API without the version segment, for an ING1 provider account created without a
+    base URL of its own (the real host is per contract: set it; the default is a placeholder)."""
+    ing1_timeout: Duration = timedelta(seconds=15)
+    """How long ING1 has to answer one request."""
+    ing1_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges ING1 calls back from; empty: any. ING1's GET callbacks are not
+    signed, so they are only ever a prompt to ask ING1 itself; this is a further filter."""
+    demo_provider: Literal["sandbox", "hilogate", "oy", "ing1"] = "sandbox"
     """The provider whose fake the demo's provider account uses (`gerbang run --provider`)."""
     demo_data: bool = True
     """`gerbang run` in development seeds a demo admin, partner and sandbox provider account on first start."""

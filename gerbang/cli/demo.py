@@ -98,6 +98,15 @@ def demo_account(settings: Settings) -> AccountCreate:
                 provider="oy", name="Oy! fake (demo)", base_url=f"{base}/oy", credentials=credentials,
                 methods=[PaymentMethod.qris], settlement_days=0, priority=0,
             )  # fmt: skip
+        case "ing1":
+            credentials = {
+                "email": f"{DEMO_MERCHANT.lower()}@demo.test",
+                "password": "ing1_demo_" + secrets.token_urlsafe(18),
+            }
+            return AccountCreate(
+                provider="ing1", name="ING1 fake (demo)", base_url=f"{base}/ing1", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
         case _:
             return AccountCreate(
                 provider="sandbox", name="Sandbox (demo)", base_url=base,

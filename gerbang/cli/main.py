@@ -26,7 +26,7 @@ PortOption = Annotated[int | None, typer.Option(help="Listen port (GERBANG_PORT)
 
 
 ProviderOption = Annotated[
-    str | None, typer.Option(help="The demo's provider: sandbox, hilogate or oy (GERBANG_DEMO_PROVIDER).")
+    str | None, typer.Option(help="The demo's provider: sandbox, hilogate, oy or ing1 (GERBANG_DEMO_PROVIDER).")
 ]
 
 

@@ -101,7 +101,7 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         claimed = adapter.parse_callback(callback)
     except ValueError:
         async with pay_in.database.transaction() as connection:
-            await _store(connection, adapter.name, callback.body, None, verified=False, outcome="unparseable")
+            await _store(connection, adapter.name, callback.recorded, None, verified=False, outcome="unparseable")
         log.warning("callback.unparseable", provider=adapter.name)
         return adapter.acknowledge(False)
     if not adapter.callbacks_signed or adapter.callbacks_confirmed:
@@ -111,14 +111,14 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         account = order["account"] if order is not None else None
         if order is None or account is None or account["provider"] != adapter.name:
             # Nothing to verify it against: kept for people to look at, acknowledged so it is not re-sent.
-            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unknown_order")
+            await _store(connection, adapter.name, callback.recorded, claimed, verified=False, outcome="unknown_order")
             log.warning("callback.unknown_order", provider=adapter.name, order_id=str(claimed.order_id))
             return adapter.acknowledge(True)
         if not adapter.verify_callback(adapter_account(account, pay_in.key_ring), callback):
-            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unverified")
+            await _store(connection, adapter.name, callback.recorded, claimed, verified=False, outcome="unverified")
             log.warning("callback.unverified", provider=adapter.name, order_id=str(order["id"]))
             return adapter.acknowledge(False)
-        stored = await _store(connection, adapter.name, callback.body, claimed, verified=True, outcome="received")
+        stored = await _store(connection, adapter.name, callback.recorded, claimed, verified=True, outcome="received")
         if stored is None:
             return adapter.acknowledge(True)  # this notification was already received: a retry
         outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
@@ -137,15 +137,15 @@ async def _confirm_by_status(
         order = await lock_order(connection, claimed.order_id) if claimed.order_id else None
         account = order["account"] if order is not None else None
         if order is None or account is None or account["provider"] != adapter.name:
-            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unknown_order")
+            await _store(connection, adapter.name, callback.recorded, claimed, verified=False, outcome="unknown_order")
             log.warning("callback.unknown_order", provider=adapter.name, order_id=str(claimed.order_id))
             return adapter.acknowledge(True)
         signed = adapter.callbacks_signed
         if signed and not adapter.verify_callback(adapter_account(account, pay_in.key_ring), callback):
-            await _store(connection, adapter.name, callback.body, claimed, verified=False, outcome="unverified")
+            await _store(connection, adapter.name, callback.recorded, claimed, verified=False, outcome="unverified")
             log.warning("callback.unverified", provider=adapter.name, order_id=str(order["id"]))
             return adapter.acknowledge(False)
-        stored = await _store(connection, adapter.name, callback.body, claimed, verified=signed, outcome="requery")
+        stored = await _store(connection, adapter.name, callback.recorded, claimed, verified=signed, outcome="requery")
         # A retry of a verified notification (`stored` None) asks again all the same: the order moves by
         # compare-and-set, so asking twice moves nothing twice.
     try:

@@ -159,3 +159,14 @@ async def receive_hilogate_callback(request: Request) -> Response:
 )
 async def receive_hilogate_callback_singular(request: Request) -> Response:
     return await receive_callback("hilogate", request)
+
+
+@router.get(
+    "/transaction/callback/ing1",
+    operation_id="callbacks-ing1",
+    summary="ING1's pay-in callbacks, at the original's path: a plain GET, unsigned, so ING1 is asked instead",
+    tags=["provider callbacks"],
+    responses={400: {"description": "not an ING1 callback"}},
+)
+async def receive_ing1_callback(request: Request) -> Response:
+    return await receive_callback("ing1", request)

@@ -130,6 +130,11 @@ class InboundCallback:
     query: str = ""
     """The raw query string (without `?`): some providers call back with GET and the fields in it."""
 
+    @property
+    def recorded(self) -> bytes:
+        """What is kept of it in `provider_callbacks`: the body, or for a bodiless GET (ING1) `?` + the query."""
+        return self.body if self.body or not self.query else b"?" + self.query.encode()
+
 
 @dataclass(frozen=True)
 class PaymentCallback:

@@ -35,6 +35,7 @@ from gerbang.kit.time import utcnow
 from gerbang.sandbox import fakes, payouts, repository
 from gerbang.sandbox.banks import VA_BANKS as VA_BANKS  # re-exported: the checkout offers these banks
 from gerbang.sandbox.fakes import hilogate as fake_hilogate
+from gerbang.sandbox.fakes import ing1 as fake_ing1
 from gerbang.sandbox.fakes import oy as fake_oy
 from gerbang.sandbox.merchant import deliver, merchant_key
 
@@ -209,3 +210,4 @@ router.include_router(_pay_ins)
 router.include_router(payouts.router)
 router.include_router(fake_hilogate.router)
 router.include_router(fake_oy.router)
+router.include_router(fake_ing1.router)

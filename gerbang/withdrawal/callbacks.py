@@ -33,7 +33,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     except ValueError:
         async with payouts.database.transaction() as connection:
             await callback_log.store(
-                connection, provider=adapter.name, body=callback.body, verified=False, outcome="unparseable"
+                connection, provider=adapter.name, body=callback.recorded, verified=False, outcome="unparseable"
             )
         return adapter.acknowledge(False)
 
@@ -42,7 +42,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
 
     async def keep(connection: Connection, *, verified: bool, outcome: str) -> int | None:
         return await callback_log.store(
-            connection, provider=adapter.name, body=callback.body, event_id=claimed.event_id,
+            connection, provider=adapter.name, body=callback.recorded, event_id=claimed.event_id,
             withdrawal_id=claimed.withdrawal_id, status=claimed.status.value, amount=claimed.amount,
             verified=verified, outcome=outcome,
         )  # fmt: skip
@@ -96,7 +96,7 @@ async def _confirm_by_status(
         account = await accounts_repository.get_account(connection, row["provider_account_id"]) if row else None
         known = row is not None and account is not None and account["provider"] == adapter.name
         stored = await callback_log.store(
-            connection, provider=adapter.name, body=callback.body, event_id=claimed.event_id,
+            connection, provider=adapter.name, body=callback.recorded, event_id=claimed.event_id,
             withdrawal_id=claimed.withdrawal_id, status=claimed.status.value, amount=claimed.amount,
             verified=False, outcome="requery" if known else "unknown_withdrawal",
         )  # fmt: skip

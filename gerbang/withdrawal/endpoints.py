@@ -148,6 +148,16 @@ async def receive_callback(provider_name: str, request: Request) -> Response:
     return Response(ack.body, status_code=ack.status_code, media_type=ack.content_type)
 
 
+@router.get(
+    "/callback/ing1",
+    operation_id="withdrawals-callback_ing1",
+    summary="ING1's cash-out callbacks, at the original's path: a plain GET, unsigned, so ING1 is asked instead",
+    tags=["provider callbacks"],
+)
+async def receive_ing1_callback(request: Request) -> Response:
+    return await receive_callback("ing1", request)
+
+
 SHARED_CALLBACK_PROVIDERS = ("hilogate", "oy")
 """Who calls back at the original's `/withdrawals/callback`, told apart by payload (each adapter's parse
 refuses what is not its own)."""

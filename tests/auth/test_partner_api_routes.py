@@ -21,6 +21,8 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/transactions/callback"),
     ("POST", "/api/v1/withdrawals/callback/{provider_name}"),
     ("POST", "/api/v1/withdrawals/callback"),
+    ("GET", "/api/v1/transaction/callback/ing1"),
+    ("GET", "/api/v1/withdrawals/callback/ing1"),
     ("GET", "/api/v1/qris/{order_id}"),
 }
 CONSOLE_PREFIXES = ("/api/v1/admin/", "/api/v1/client/", "/api/v1/auth/")

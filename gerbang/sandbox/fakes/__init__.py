@@ -36,9 +36,9 @@ async def send(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, A
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any] | None:
     """The fake's own callback for its charge `row`; None if no fake owns it (a plain sandbox charge)."""
-    from gerbang.sandbox.fakes import hilogate, oy
+    from gerbang.sandbox.fakes import hilogate, ing1, oy
 
-    for fake in (hilogate, oy):
+    for fake in (hilogate, oy, ing1):
         if row["charge_id"].startswith(fake.CHARGE_PREFIX):
             delivered: dict[str, Any] = await fake.notify_payment(row, ring)
             return delivered
@@ -47,9 +47,9 @@ async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any] |
 
 async def notify_disbursement(row: asyncpg.Record) -> dict[str, Any] | None:
     """The fake's own callback for its disbursement `row`; None if no fake owns it."""
-    from gerbang.sandbox.fakes import hilogate, oy
+    from gerbang.sandbox.fakes import hilogate, ing1, oy
 
-    for fake in (hilogate, oy):
+    for fake in (hilogate, oy, ing1):
         if row["disbursement_id"].startswith(fake.DISBURSEMENT_PREFIX):
             sent: dict[str, Any] = await fake.notify_disbursement(row)
             return sent
