@@ -66,3 +66,29 @@ async def order_state(database: Database, order_id: str) -> tuple[str, int, int]
         postings = await connection.fetchval("SELECT count(*) FROM ledger_transactions")
         webhooks = await connection.fetchval("SELECT count(*) FROM webhook_events")
     return str(status), int(postings), int(webhooks)
+
+
+async def withdraw_through_callback(
+    provider: str, account_id: str, s2s: Any, shop: Tenant, live: str, database: Database, reference: str
+) -> None:
+    """A withdrawal routed to `provider`'s account: accepted (PROCESSING, with the bank's holder name), then
+    completed by the callback its fake sends when told to, applied once."""
+    await fund(database, shop, account_id, 200_000)
+    body = {"amount": 100_000, "bankCode": "BCA", "accountNumber": "1234567890", "reference": reference}
+    created = await s2s(shop, "POST", "/api/v1/withdrawals/s2s/withdrawals", body)
+    assert created.status_code == 201, created.text
+    result = created.json()["result"]
+    assert result["status"] == "PROCESSING"
+    assert result["accountHolder"]
+    async with httpx.AsyncClient(base_url=live) as http:
+        forced = await http.post(f"/sandbox/disbursements/{result['id']}/complete")
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["callback"]["status_code"] == 200
+
+    async def completed() -> bool:
+        status = await fetch(database, "SELECT status FROM withdrawals WHERE id = $1", uuid.UUID(result["id"]))
+        return bool(status == "COMPLETED")
+
+    await until(completed)
+    rows = await fetch(database, "SELECT array_agg(provider || ':' || outcome) FROM provider_callbacks")
+    assert rows == [f"{provider}:applied"]

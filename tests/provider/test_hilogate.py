@@ -17,7 +17,7 @@ from gerbang.provider.hilogate import signature as hilogate_signature
 from gerbang.sandbox.fakes.hilogate import fake_secret
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, until
+from tests.provider.conftest import AddAccount, fetch, order_state, withdraw_through_callback
 
 HILOGATE = HilogateProvider()
 REF = "6f1c2a9e-0000-4000-8000-000000000001"
@@ -161,27 +161,7 @@ async def test_a_withdrawal_through_hilogate_completes_by_its_callback(
     add_provider_account: AddAccount, s2s: Any, shop: Tenant, live: str, database: Database
 ) -> None:
     account = await add_provider_account("hilogate", {"merchant_id": "HLG-WD", "secret_key": fake_secret("HLG-WD")})
-    await fund(database, shop, account["id"], 200_000)
-    body = {"amount": 100_000, "bankCode": "BCA", "accountNumber": "1234567890", "reference": "HLG-WD-1"}
-    created = await s2s(shop, "POST", "/api/v1/withdrawals/s2s/withdrawals", body)
-    assert created.status_code == 201, created.text
-    result = created.json()["result"]
-    assert result["status"] == "PROCESSING"
-    assert result["accountHolder"]
-    async with httpx.AsyncClient(base_url=live) as http:
-        forced = await http.post(f"/sandbox/disbursements/{result['id']}/complete")
-    assert forced.status_code == 200, forced.text
-    assert forced.json()["callback"]["status_code"] == 200
-
-    async def completed() -> bool:
-        return (
-            await fetch(database, "SELECT status FROM withdrawals WHERE id = $1", uuid.UUID(result["id"]))
-            == "COMPLETED"
-        )
-
-    await until(completed)
-    rows = await fetch(database, "SELECT array_agg(provider || ':' || outcome) FROM provider_callbacks")
-    assert rows == ["hilogate:applied"]
+    await withdraw_through_callback("hilogate", account["id"], s2s, shop, live, database, "HLG-WD-1")
 
 
 def test_the_demo_can_run_on_the_hilogate_fake() -> None:

@@ -16,7 +16,7 @@ from gerbang.provider.base import DisbursementStatus, InboundCallback, PaymentSt
 from gerbang.provider.oy import OyProvider, payment_status, remit_status
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, until
+from tests.provider.conftest import AddAccount, fetch, fund, order_state, withdraw_through_callback
 
 OY = OyProvider()
 CREDENTIALS = {"username": "gerbang-oy", "apiKey": "oy-api-key-0123456789"}
@@ -142,26 +142,7 @@ async def test_a_withdrawal_through_oy_completes_by_its_callback(
     add_provider_account: AddAccount, s2s: Any, shop: Tenant, live: str, database: Database
 ) -> None:
     account = await add_provider_account("oy", CREDENTIALS)
-    await fund(database, shop, account["id"], 200_000)
-    body = {"amount": 100_000, "bankCode": "BCA", "accountNumber": "1234567890", "reference": "OY-WD-1"}
-    created = await s2s(shop, "POST", "/api/v1/withdrawals/s2s/withdrawals", body)
-    assert created.status_code == 201, created.text
-    result = created.json()["result"]
-    assert result["status"] == "PROCESSING"
-    assert result["accountHolder"]
-    async with httpx.AsyncClient(base_url=live) as http:
-        forced = await http.post(f"/sandbox/disbursements/{result['id']}/complete")
-    assert forced.status_code == 200, forced.text
-    assert forced.json()["callback"]["status_code"] == 200
-
-    async def completed() -> bool:
-        status = await fetch(database, "SELECT status FROM withdrawals WHERE id = $1", uuid.UUID(result["id"]))
-        return bool(status == "COMPLETED")
-
-    await until(completed)
-    assert await fetch(database, "SELECT array_agg(provider || ':' || outcome) FROM provider_callbacks") == [
-        "oy:applied"
-    ]
+    await withdraw_through_callback("oy", account["id"], s2s, shop, live, database, "OY-WD-1")
 
 
 async def test_a_forged_remit_callback_moves_nothing(
