@@ -28,6 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import aiohttp
@@ -330,8 +331,9 @@ class OyProvider:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ProviderResponseInvalid(f"{NAME} answered a balance that is not an amount")
         try:
-            return int(float(value))
-        except ValueError:
+            # Decimal, not float: a balance is money (whole rupiah, any fraction dropped as before).
+            return int(Decimal(str(value)))
+        except (ValueError, InvalidOperation):
             raise ProviderResponseInvalid(f"{NAME} answered a balance that is not an amount") from None
 
     def parse_disbursement_callback(self, callback: InboundCallback) -> DisbursementCallback:
