@@ -14,11 +14,11 @@ from gerbang import __version__, api
 from gerbang.access.allow_lists import AllowLists, AllowListSync
 from gerbang.access.middleware import AccessMiddleware, Limits
 from gerbang.access.request_log import RequestLogBuffer
+from gerbang.calendar.service import CalendarCache
 from gerbang.checkout import endpoints as checkout_endpoints
 from gerbang.config import ConfigurationError, Settings
 from gerbang.db import Database, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
-from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.netaccess import AllowList
 from gerbang.middleware import RequestContextMiddleware
@@ -55,7 +55,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         await request_log.start()
         # One connection pool for every provider call of this process.
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
-        app.state.pay_in = PayIn(database, app.state.key_ring, session, BusinessCalendar(), settings.public_base_url)
+        app.state.pay_in = PayIn(database, app.state.key_ring, session, app.state.calendar, settings.public_base_url)
         try:
             yield
         finally:
@@ -74,6 +74,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.metrics = HttpMetrics()
     app.state.head_revision = head_revision()
     app.state.key_ring = KeyRing(settings.secret_keys)
+    app.state.calendar = CalendarCache()
     app.state.allow_lists = allow_lists
     app.state.request_log = request_log = RequestLogBuffer()
     add_exception_handlers(app)

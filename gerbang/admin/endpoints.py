@@ -10,9 +10,13 @@ from gerbang.admin import events, partners, provider_accounts, security
 from gerbang.alerts import endpoints as alert_endpoints
 from gerbang.auth.permissions import Permission, require
 from gerbang.auth.sessions import AdminPrincipal
+from gerbang.calendar import endpoints as calendar_endpoints
 from gerbang.db import DbConnection
 from gerbang.ledger import service as ledger_service
 from gerbang.ledger.schemas import ReconcileReport
+from gerbang.loan import endpoints as loan_endpoints
+from gerbang.settlement import adjustment_endpoints
+from gerbang.settlement import manual_endpoints as manual_settlement
 from gerbang.webhook import endpoints as webhook_endpoints
 from gerbang.withdrawal import console as withdrawal_console
 from gerbang.withdrawal import platform as platform_payouts
@@ -37,3 +41,7 @@ router.include_router(alert_endpoints.admin_router)
 router.include_router(withdrawal_console.admin_router)
 router.include_router(platform_payouts.router)
 router.include_router(events.router)
+router.include_router(loan_endpoints.router)
+router.include_router(manual_settlement.router)
+router.include_router(adjustment_endpoints.router)
+router.include_router(calendar_endpoints.router)

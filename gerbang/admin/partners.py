@@ -16,8 +16,8 @@ from gerbang.auth.permissions import Permission, require
 from gerbang.auth.sessions import AdminPrincipal
 from gerbang.db import DbConnection
 from gerbang.kit.time import utcnow
-from gerbang.ledger import service as ledger_service
-from gerbang.ledger.schemas import PartnerBalances
+from gerbang.loan import service as loan_service
+from gerbang.loan.schemas import BalancesWithAdvance
 from gerbang.partner import service as partner_service
 from gerbang.partner.management import management_router
 from gerbang.partner.schemas import Partner, PartnerChanges
@@ -102,9 +102,9 @@ async def update_partner(
 
 
 @router.get("/{partner_id}/balances", operation_id="admin-partners_balances", summary="A partner's balances")
-async def partner_balances(partner_id: uuid.UUID, _: LedgerRead, connection: DbConnection) -> PartnerBalances:
+async def partner_balances(partner_id: uuid.UUID, _: LedgerRead, connection: DbConnection) -> BalancesWithAdvance:
     await partner_service.get_partner(connection, partner_id)
-    return await ledger_service.partner_balances(connection, partner_id)
+    return await loan_service.balances_with_advance(connection, partner_id)
 
 
 def _existing_partner(permission: Permission) -> Callable[..., Awaitable[uuid.UUID]]:

@@ -35,6 +35,12 @@ class Permission(enum.StrEnum):
     jobs_read = "jobs.read"
     jobs_run = "jobs.run"
     jobs_manage = "jobs.manage"
+    loans_read = "loans.read"
+    loans_manage = "loans.manage"
+    manual_settlement_read = "manual_settlement.read"
+    manual_settlement_run = "manual_settlement.run"
+    settlement_adjust = "settlement.adjust"
+    calendar_manage = "calendar.manage"
 
 
 class PartnerPermission(enum.StrEnum):
@@ -82,6 +88,18 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[AdminRole]] = {
     # Changing a cron or turning a job off decides when money settles for everyone: the highest role only
     # (the original let any ADMIN rewrite the settlement cron).
     Permission.jobs_manage: frozenset({AdminRole.SUPER_ADMIN}),
+    # A partner's advances and loan-settled orders: what its balances (ledger.read, every role) already show.
+    Permission.loans_read: _EVERYONE,
+    # Lending platform money and redirecting orders' nets to repay it: the roles that handle money.
+    Permission.loans_manage: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # Manual settlement moves partners' pending money to available by the admin's filters: the money roles,
+    # who alone read what it did too (its exports list orders and amounts).
+    Permission.manual_settlement_read: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    Permission.manual_settlement_run: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # Recomputing fees after payment moves partners' money to or from the platform's fees: the money roles.
+    Permission.settlement_adjust: frozenset({AdminRole.SUPER_ADMIN, AdminRole.ADMIN, AdminRole.FINANCE}),
+    # Days off decide every partner's settlement dates and weekend fees (the original let any ADMIN edit them).
+    Permission.calendar_manage: _ADMINS,
 }
 PARTNER_ROLE_PERMISSIONS: dict[PartnerPermission, frozenset[PartnerRole]] = {
     PartnerPermission.account_read: frozenset(PartnerRole),

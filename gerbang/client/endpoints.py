@@ -19,8 +19,8 @@ from gerbang.auth.dependencies import CurrentPartnerUser
 from gerbang.auth.permissions import PartnerPermission, require_partner
 from gerbang.auth.sessions import PartnerUserPrincipal
 from gerbang.db import DbConnection
-from gerbang.ledger import service as ledger_service
-from gerbang.ledger.schemas import PartnerBalances
+from gerbang.loan import service as loan_service
+from gerbang.loan.schemas import BalancesWithAdvance
 from gerbang.partner import service as partner_service
 from gerbang.partner.management import management_router
 from gerbang.partner.schemas import Partner
@@ -66,8 +66,8 @@ async def _visible(connection: DbConnection, user: PartnerUserPrincipal, partner
     summary="Balances of my partner or one below it",
     responses={404: {"description": "`partner_not_found`"}},
 )
-async def partner_balances(partner_id: uuid.UUID, user: AccountRead, connection: DbConnection) -> PartnerBalances:
-    return await ledger_service.partner_balances(connection, await _visible(connection, user, partner_id))
+async def partner_balances(partner_id: uuid.UUID, user: AccountRead, connection: DbConnection) -> BalancesWithAdvance:
+    return await loan_service.balances_with_advance(connection, await _visible(connection, user, partner_id))
 
 
 @router.get("/audit-events", operation_id="partner_user-audit_list", summary="My partner's audit log, newest first")

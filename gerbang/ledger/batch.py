@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from gerbang.kit.sql import Connection, Query
 from gerbang.ledger import repository
-from gerbang.ledger.schemas import AccountKind, AccountRef, TransactionKind
+from gerbang.ledger.schemas import PLATFORM, AccountKind, AccountRef, TransactionKind, house
 from gerbang.ledger.service import CurrencyMismatch, InsufficientFunds, InvalidPosting
 
 _NON_NEGATIVE_CHECK = "ledger_accounts_non_negative_check"
@@ -172,5 +172,46 @@ async def settlements(connection: Connection, orders: Sequence[tuple[uuid.UUID, 
             debited=[pending[partner_id] for _, partner_id, _ in orders],
             credited=[available[partner_id] for _, partner_id, _ in orders],
             amounts=[net for _, _, net in orders],
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FeeAdjustment:
+    """An order's fee recomputed after payment: `difference` = new fee - old fee, never zero."""
+
+    order_id: uuid.UUID
+    partner_id: uuid.UUID
+    settled: bool
+    """SETTLED: the order's net is in the partner's available balance; PAID: still in pending."""
+    difference: int
+
+
+async def fee_adjustments(
+    connection: Connection, adjustment_id: uuid.UUID, adjustments: Sequence[FeeAdjustment]
+) -> MovesPosted:
+    """Each order's fee difference, once per adjustment and order (`fee_adjustment:{adjustment}:{order}`): a rise
+    moves from the partner to the platform's fees (the order's house shard), a fall back to the partner; from or
+    to pending while the order is PAID (its settlement nets amount - the new fee), available once SETTLED.
+
+    Refunds are posted before charges: the batch refuses a partner account that dips below zero at any point,
+    and a partner whose net change is covered must not be refused for the order of the moves. The positions
+    `MovesPosted` reports are in that order, not in the order given."""
+    ordered = sorted(adjustments, key=lambda adjustment: adjustment.difference > 0)
+    partner = [
+        AccountRef(AccountKind.partner_available if a.settled else AccountKind.partner_pending, a.partner_id)
+        for a in ordered
+    ]
+    fees = [house(AccountKind.platform_fees, PLATFORM, a.order_id) for a in ordered]
+    raised = [a.difference > 0 for a in ordered]
+    return await post_moves(
+        connection,
+        Moves(
+            kind=TransactionKind.fee_adjustment,
+            keys=[f"fee_adjustment:{adjustment_id}:{a.order_id}" for a in ordered],
+            references=[f"order:{a.order_id}" for a in ordered],
+            debited=[p if up else f for p, f, up in zip(partner, fees, raised, strict=True)],
+            credited=[f if up else p for p, f, up in zip(partner, fees, raised, strict=True)],
+            amounts=[abs(a.difference) for a in ordered],
         ),
     )

@@ -68,6 +68,7 @@ class TransactionKind(enum.StrEnum):
     platform_payout = "platform_payout"
     advance_grant = "advance_grant"
     loan_repayment = "loan_repayment"
+    fee_adjustment = "fee_adjustment"
     reversal = "reversal"
     transfer = "transfer"
 

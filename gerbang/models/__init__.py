@@ -6,6 +6,7 @@ from gerbang.models.auth_session import AuthSession
 from gerbang.models.base import Model
 from gerbang.models.events import Alert, OutboxEvent, ProviderCallback, WebhookAttempt, WebhookEvent
 from gerbang.models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from gerbang.models.loan import Advance, LoanRepayment, LoanSettlementJob
 from gerbang.models.order import IdempotencyKey, Order, ProviderAttempt
 from gerbang.models.partner import Partner
 from gerbang.models.platform_setting import PlatformSetting
@@ -13,12 +14,14 @@ from gerbang.models.provider_account import ProviderAccount, ProviderAccountVolu
 from gerbang.models.sandbox import SandboxCharge, SandboxDisbursement
 from gerbang.models.scheduler import JobRun, ScheduledJob
 from gerbang.models.settlement import SettlementBatch
+from gerbang.models.settlement_adjustment import SettlementAdjustment, SettlementAdjustmentItem
 from gerbang.models.user import AdminUser, PartnerUser, RecoveryCode
 from gerbang.models.withdrawal import Withdrawal
 from gerbang.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
     "AdminUser",
+    "Advance",
     "Alert",
     "ApiKey",
     "ApiRequestLog",
@@ -30,6 +33,8 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "LoanRepayment",
+    "LoanSettlementJob",
     "Model",
     "Order",
     "OutboxEvent",
@@ -45,6 +50,8 @@ __all__ = [
     "SandboxDisbursement",
     "ScheduledJob",
     "SeenSignature",
+    "SettlementAdjustment",
+    "SettlementAdjustmentItem",
     "SettlementBatch",
     "WebhookAttempt",
     "WebhookEvent",

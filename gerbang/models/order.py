@@ -31,7 +31,9 @@ class Order(Model):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('PENDING', 'PAID', 'FAILED', 'EXPIRED', 'CANCELLED', 'SETTLED')", name="status"),
+        CheckConstraint(
+            "status IN ('PENDING', 'PAID', 'FAILED', 'EXPIRED', 'CANCELLED', 'SETTLED', 'LOAN_SETTLED')", name="status"
+        ),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("method IS NULL OR method IN ('qris', 'va', 'ewallet')", name="method"),
         UniqueConstraint("partner_id", "reference"),

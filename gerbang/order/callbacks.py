@@ -15,7 +15,7 @@ verified first) and only prompts a status query, whose answer alone moves the or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, text, update
 
 from gerbang.events import alerts, callback_log
 from gerbang.events import service as events
+from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
 from gerbang.kit.sql import Connection, Query
@@ -247,7 +248,7 @@ async def _move(
                     callback_id=callback_id, outcome="applied",
                 )  # fmt: skip
                 return "applied", fee, True
-            if current in ("PAID", "SETTLED"):
+            if current in ("PAID", "SETTLED", "LOAN_SETTLED"):
                 return "duplicate", None, False
             if current == "EXPIRED" and await confirm():
                 # The money really arrived after we gave up on it: honour it, and flag it for people.
@@ -290,6 +291,19 @@ async def _provider_confirms_paid(
     return result.status is PaymentStatus.paid and result.amount == order["amount"]
 
 
+def payin_fee(
+    calendar: BusinessCalendar, fees: asyncpg.Record | Mapping[str, Any], amount: int, paid_at: datetime
+) -> int:
+    """Our fee on a payment of `amount` made at `paid_at`, by the partner's pay-in rates `fees` (the columns
+    `payin_weekday_percent`, ...): the weekend rate on a weekend-rate day of `calendar`. Always below the
+    amount: the ledger needs a positive net."""
+    if calendar.is_weekend_rate_at(paid_at):
+        rate = FeeRate(fees["payin_weekend_percent"], fees["payin_weekend_flat"])
+    else:
+        rate = FeeRate(fees["payin_weekday_percent"], fees["payin_weekday_flat"])
+    return min(rate.fee_for(amount), amount - 1)
+
+
 async def mark_paid(
     connection: Connection, pay_in: PayIn, order: asyncpg.Record, account: asyncpg.Record, paid_at: datetime,
     *, expected: str, callback_id: int | None, outcome: str,
@@ -297,11 +311,7 @@ async def mark_paid(
     """`expected` -> PAID with the partner's webhook and the outbox event, and `outcome` on the stored
     callback `callback_id` (if any); the fee, for the ledger posting the caller makes last (`apply_status`),
     or None if the order was no longer `expected`."""
-    if pay_in.calendar.is_weekend_rate_at(paid_at):
-        rate = FeeRate(order["payin_weekend_percent"], order["payin_weekend_flat"])
-    else:
-        rate = FeeRate(order["payin_weekday_percent"], order["payin_weekday_flat"])
-    fee: int = min(rate.fee_for(order["amount"]), order["amount"] - 1)  # the ledger needs a positive net
+    fee = payin_fee(await pay_in.calendar.current(connection), order, order["amount"], paid_at)
     now = utcnow()
     paid = await _MARK_PAID.fetchrow(
         connection,

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 import aiohttp
 import asyncpg
 
+from gerbang.calendar.service import CalendarCache
 from gerbang.db import Database
 from gerbang.events import service as events
 from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
-from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
@@ -92,7 +92,8 @@ class PayIn:
     database: Database
     key_ring: KeyRing
     session: aiohttp.ClientSession
-    calendar: BusinessCalendar
+    calendar: CalendarCache
+    """The weekend fee rate and provider schedule: weekends, holidays and the admin days off."""
     public_url: str
 
 
@@ -147,9 +148,10 @@ async def _candidates(
     connection: Connection, pay_in: PayIn, partner: Partner, method: PaymentMethod, amount: int, now: datetime
 ) -> list[asyncpg.Record]:
     """The provider accounts that may take the order now, in the order to try them; never empty."""
+    calendar = await pay_in.calendar.current(connection)
     accounts = await router.candidates(
         connection, method=method.value, amount=amount, providers=partner.provider_preferences or sorted(PROVIDERS),
-        preferences=partner.provider_preferences, weekend=pay_in.calendar.is_weekend_rate_at(now),
+        preferences=partner.provider_preferences, weekend=calendar.is_weekend_rate_at(now),
         day=to_jakarta(now).date(), now=now,
     )  # fmt: skip
     if not accounts:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import aiohttp
 
+from gerbang.calendar.service import load_calendar
 from gerbang.events.alerts import raise_alert
-from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.money import format_idr
-from gerbang.kit.sql import Connection
 from gerbang.kit.time import utcnow
 from gerbang.scheduler.base import Job, JobContext, JobError, JobResult
-from gerbang.settlement import repository, service
+from gerbang.settlement import service
 from gerbang.settlement.schemas import RunTotals
 
 MAX_BATCH_SIZE = 50_000
@@ -22,11 +21,6 @@ def _batch_size(ctx: JobContext) -> int:
     if type(value) is not int or not 1 <= value <= MAX_BATCH_SIZE:
         raise JobError(f"batch_size is a whole number from 1 to {MAX_BATCH_SIZE}")
     return value
-
-
-async def load_calendar(connection: Connection) -> BusinessCalendar:
-    """Business days: weekends, Indonesia's holidays and joint leave, and the days off admins added."""
-    return BusinessCalendar.with_days_off(await repository.days_off(connection))
 
 
 async def check(ctx: JobContext) -> JobResult:

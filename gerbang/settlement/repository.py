@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import asyncpg
 from sqlalchemy import select, text
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Partner, PlatformSetting, ProviderAccount
+from gerbang.models import Partner, ProviderAccount
 
-DAYS_OFF_SETTING = "calendar.days_off"
-"""Platform setting: the dates admins declared off (a JSON list of ISO dates): not business days."""
-
-_DAYS_OFF = Query(select(PlatformSetting.value).where(PlatformSetting.key == DAYS_OFF_SETTING))
 _ACCOUNTS = Query(
     select(
         ProviderAccount.id, ProviderAccount.settlement_rule, ProviderAccount.settlement_days,
@@ -26,24 +22,24 @@ _PARTNERS = Query(select(Partner.id).order_by(Partner.id))
 
 # The orders a batch takes, locked. SKIP LOCKED: two runs at once never take the same order, and neither waits
 # for the other's batch; an order another run settled after this statement's snapshot is re-checked by FOR
-# UPDATE against its new row, no longer PAID. `settled_before`: the order's settlement posting exists already
-# (made by `ledger.settlement`, whose key `gerbang.ledger.batch.settlements` shares). `\:` is a colon, not a
-# bind parameter.
-_CLAIMED_COLUMNS = (
-    "o.id, o.partner_id, o.amount, o.fee, o.paid_at, EXISTS (SELECT 1 FROM ledger_transactions t "
-    "WHERE t.idempotency_key = 'order:' || o.id || '\\:settled') AS settled_before"
+# UPDATE against its new row, no longer PAID. `nothing_to_move`: the order's settlement posting exists already
+# (made by `ledger.settlement`, whose key `gerbang.ledger.batch.settlements` shares), or it has no net (a fee
+# adjusted up to its amount; manual settlement's `includeZero`). `\:` is a colon, not a bind parameter.
+CLAIMED_COLUMNS = (
+    "o.id, o.partner_id, o.amount, o.fee, o.paid_at, (o.amount <= o.fee OR EXISTS (SELECT 1 FROM "
+    "ledger_transactions t WHERE t.idempotency_key = 'order:' || o.id || '\\:settled')) AS nothing_to_move"
 )
 # An account's due orders of some partners in payment order, after the last one this lane took (each lane
 # walks the index once instead of rescanning the orders it settled). The partners are named rather than
 # computed from their ids so that the planner knows how many orders match, and walks the index.
 _DUE = f"""
-    SELECT {_CLAIMED_COLUMNS} FROM orders o
+    SELECT {CLAIMED_COLUMNS} FROM orders o
     WHERE o.provider_account_id = :account_id AND o.status = 'PAID' AND o.paid_at < :before
       AND (o.paid_at, o.id) > (:after_paid_at, :after_id) AND o.partner_id = ANY(CAST(:partners AS uuid[]))
     ORDER BY o.paid_at, o.id LIMIT :limit FOR UPDATE OF o SKIP LOCKED
 """
 _BY_ID = f"""
-    SELECT {_CLAIMED_COLUMNS} FROM orders o WHERE o.id = ANY(CAST(:ids AS uuid[])) AND o.status = 'PAID'
+    SELECT {CLAIMED_COLUMNS} FROM orders o WHERE o.id = ANY(CAST(:ids AS uuid[])) AND o.status = 'PAID'
     FOR UPDATE OF o SKIP LOCKED
 """
 # One statement takes the orders and settles them: a `settlement_batches` row per partner (but for orders whose
@@ -54,19 +50,27 @@ _SETTLE = """
         INSERT INTO settlement_batches (id, run_id, partner_id, currency, order_count, gross, fee, net, settled_at)
         SELECT gen_random_uuid(), :run_id, partner_id, :currency, count(*), sum(amount), sum(fee), sum(amount - fee),
                :now
-        FROM claimed WHERE NOT settled_before GROUP BY partner_id
+        FROM claimed WHERE NOT nothing_to_move GROUP BY partner_id
         RETURNING id, partner_id
     ), settled AS (
         UPDATE orders o SET status = 'SETTLED', settled_at = :now, updated_at = :now,
-            settlement_batch_id = CASE WHEN claimed.settled_before THEN NULL ELSE batch.id END
+            settlement_batch_id = CASE WHEN claimed.nothing_to_move THEN NULL ELSE batch.id END
         FROM claimed LEFT JOIN batch ON batch.partner_id = claimed.partner_id
         WHERE o.id = claimed.id AND o.status = 'PAID'
         RETURNING o.id, o.partner_id, o.amount, o.fee, o.paid_at, o.settlement_batch_id
     )
     SELECT * FROM settled
 """
-_SETTLE_DUE = Query(text(_SETTLE.format(claimed=_DUE)))
-_SETTLE_IDS = Query(text(_SETTLE.format(claimed=_BY_ID)))
+
+
+def settling(claimed: str) -> Query:
+    """The statement that settles the orders `claimed` selects (`CLAIMED_COLUMNS` of PAID orders `o`, locked
+    `FOR UPDATE OF o SKIP LOCKED`), as `settle_due` does: what the manual settlement's filters select."""
+    return Query(text(_SETTLE.format(claimed=claimed)))
+
+
+_SETTLE_DUE = settling(_DUE)
+_SETTLE_IDS = settling(_BY_ID)
 # The orders of a provider_reported account still waiting, oldest payment first, page by page.
 _WAITING = Query(
     text(
@@ -78,11 +82,6 @@ _WAITING = Query(
         """
     )
 )
-
-
-async def days_off(connection: Connection) -> list[date]:
-    value = await _DAYS_OFF.fetchval(connection)
-    return [date.fromisoformat(day) for day in value or []]
 
 
 async def accounts(connection: Connection) -> list[asyncpg.Record]:

@@ -39,8 +39,8 @@ class BatchOutcome:
 
     partner_batches: list[PartnerBatch]
     already_settled: int
-    """Orders whose settlement posting existed already (made by `ledger.settlement`): marked SETTLED, no money
-    moved, in no partner batch."""
+    """Orders whose settlement posting existed already (made by `ledger.settlement`), or with no net (a fee
+    adjusted up to the amount): marked SETTLED, no money moved, in no partner batch."""
 
 
 @dataclass

@@ -51,10 +51,13 @@ START = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
 
 Claim = Callable[[Connection, datetime], Awaitable[list[asyncpg.Record]]]
 """Takes and settles (in SQL) a batch of orders at the time given: `repository.settle_due` or `settle_ids`."""
+Record = Callable[[Connection, BatchOutcome], Awaitable[None]]
+"""Writes what a batch did, in its transaction."""
 
 
-async def settle_batch(database: Database, claim: Claim) -> BatchOutcome | None:
-    """One batch in one transaction: the orders `claim` takes, settled; None if it took none.
+async def settle_batch(database: Database, claim: Claim, record: Record | None = None) -> BatchOutcome | None:
+    """One batch in one transaction: the orders `claim` takes, settled; None if it took none. `record`, if
+    given, writes what the batch did in the same transaction (a manual settlement's progress).
 
     The ledger posting comes last: it locks the partners' pending and available accounts (which payments and
     withdrawals lock too) until the commit, so they are held for the shortest time.
@@ -78,7 +81,10 @@ async def settle_batch(database: Database, claim: Claim) -> BatchOutcome | None:
             )
             if posting.replayed:  # posted since the claim by something that did not lock the order: refuse
                 raise RuntimeError(f"{len(posting.replayed)} settlement postings appeared under locked orders")
-    return BatchOutcome(partner_batches=batches, already_settled=len(orders) - len(to_post))
+        outcome = BatchOutcome(partner_batches=batches, already_settled=len(orders) - len(to_post))
+        if record is not None:
+            await record(connection, outcome)
+    return outcome
 
 
 def _partner_batches(orders: Sequence[asyncpg.Record], now: datetime) -> list[PartnerBatch]:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from gerbang.auth.dependencies import ServerToServerPartner
 from gerbang.db import DbConnection
 from gerbang.exceptions import BadRequest, NotFound
-from gerbang.ledger import service as ledger_service
+from gerbang.loan import service as loan_service
 from gerbang.order import idempotency, inbound
 from gerbang.order.service import PayIn
 from gerbang.partner import service as partner_service
@@ -127,8 +127,12 @@ async def validate_account(body: BankAccount, _: ServerToServerPartner, request:
 @router.get("/s2s/balance", operation_id="withdrawals-s2s_balance", summary="My balances")
 async def balance(partner: ServerToServerPartner, connection: DbConnection) -> Balance:
     await partner_service.get_partner(connection, partner.partner_id)
-    balances = await ledger_service.partner_balances(connection, partner.partner_id)
-    return Balance(available=balances.available, pending=balances.pending, held=balances.held)
+    balances = await loan_service.balances_with_advance(connection, partner.partner_id)
+    return Balance(
+        available=balances.available, pending=balances.pending, held=balances.held,
+        advance_outstanding=balances.advance_outstanding,
+    )  # fmt: skip
+
 
 
 @router.post(

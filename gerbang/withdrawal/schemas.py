@@ -91,6 +91,9 @@ class WithdrawalCreated(BaseModel):
 
 
 class Balance(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
     available: int
     pending: int
     held: int
+    advance_outstanding: int = Field(alias="advanceOutstanding", description="What you still owe on advances")

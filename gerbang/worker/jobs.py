@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from gerbang.access import service as access_service
 from gerbang.kit.time import utcnow
+from gerbang.loan.jobs import LOAN_SETTLE
 from gerbang.scheduler.base import Job, JobContext, JobResult
 from gerbang.scheduler.dashboard import DASHBOARD_SUMMARY
 from gerbang.settlement.jobs import SETTLEMENT_CHECK
+from gerbang.settlement.manual_job import SETTLEMENT_MANUAL
 from gerbang.worker.outbox import EVENTS_RETENTION
 
 
@@ -24,4 +26,6 @@ PURGE_REQUEST_LOGS = Job(
     run=purge_request_logs,
 )
 
-JOBS: tuple[Job, ...] = (SETTLEMENT_CHECK, PURGE_REQUEST_LOGS, DASHBOARD_SUMMARY, EVENTS_RETENTION)
+JOBS: tuple[Job, ...] = (
+    SETTLEMENT_CHECK, SETTLEMENT_MANUAL, PURGE_REQUEST_LOGS, DASHBOARD_SUMMARY, EVENTS_RETENTION, LOAN_SETTLE,
+)  # fmt: skip

@@ -32,8 +32,8 @@ async def test_jobs_run_wait_against_a_running_worker_prints_the_result(database
     async with database.transaction() as connection:
         partner = (await create_partner(connection, KeyRing([TEST_SECRET_KEY]), name="Toko CLI")).partner_id
         await connection.execute(
-            "INSERT INTO orders (id, partner_id, reference, amount, fee, status, expires_at, created_at) "
-            "VALUES ($1, $2, 'CLI-1', 125000, 1875, 'PAID', now(), now() - interval '5 minutes')",
+            "INSERT INTO orders (id, partner_id, reference, amount, fee, status, paid_at, expires_at, created_at) "
+            "VALUES ($1, $2, 'CLI-1', 125000, 1875, 'PAID', now(), now(), now() - interval '5 minutes')",
             uuid.uuid4(), partner,
         )  # fmt: skip
     env = clean_env(
@@ -50,8 +50,8 @@ async def test_jobs_run_wait_against_a_running_worker_prints_the_result(database
         assert lines[0] == "status: succeeded"
         counts = json.loads(lines[1].removeprefix("counts: "))
         amounts = json.loads(lines[2].removeprefix("amounts: "))
-        assert counts["payins.hour.PAID"] == counts["payins.today.PAID"] == 1
-        assert (amounts["payins.hour.PAID.gross"], amounts["payins.hour.PAID.fee"]) == (125_000, 1_875)
+        assert counts["tpv"] == counts["paid"] == 1
+        assert amounts["tpv.gross"] == amounts["paid.gross"] == 125_000
         assert "no worker is alive" not in ran.stderr
         async with database.connection() as connection:
             row = await connection.fetchrow(

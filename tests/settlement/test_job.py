@@ -9,13 +9,14 @@ import orjson
 import pytest
 
 from gerbang.auth import user_repository
+from gerbang.calendar.repository import DAYS_OFF_SETTING
+from gerbang.calendar.service import load_calendar
 from gerbang.kit.time import JAKARTA, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.ledger.schemas import AccountKind, AccountRef
 from gerbang.scheduler.base import JobError
 from gerbang.settlement import service
-from gerbang.settlement.jobs import SETTLEMENT_CHECK, load_calendar
-from gerbang.settlement.repository import DAYS_OFF_SETTING
+from gerbang.settlement.jobs import SETTLEMENT_CHECK
 from gerbang.settlement.schemas import RunTotals
 from gerbang.settlement.service import Run
 from tests.ledger.helpers import assert_reconciled, balance

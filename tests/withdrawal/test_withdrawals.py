@@ -65,7 +65,7 @@ async def test_a_withdrawal_is_paid_out_and_settled_by_the_providers_callback(
     assert result["accountHolder"]
     assert await balances(database, shop) == (100_000, 0, 100_000)
     balance = await s2s(shop, "GET", "/api/v1/withdrawals/s2s/balance")
-    assert balance.json() == {"available": 100_000, "pending": 0, "held": 100_000}
+    assert balance.json() == {"available": 100_000, "pending": 0, "held": 100_000, "advanceOutstanding": 0}
 
     async with httpx.AsyncClient(base_url=live) as http:  # the bank confirms at once
         forced = await http.post(f"/sandbox/disbursements/{result['id']}/complete")
