@@ -26,6 +26,7 @@ from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
 from gerbang.order.service import PayIn
+from gerbang.provider.registry import apply_timeouts
 from gerbang.sandbox import endpoints as sandbox_endpoints
 from gerbang.scheduler import endpoints as scheduler_endpoints
 from gerbang.web.pages import STATIC_DIR, STATIC_PREFIX
@@ -49,6 +50,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = database = await Database.connect(url, settings)
+        apply_timeouts(settings)
         sync = AllowListSync(database, asyncpg_dsn(url), allow_lists, settings.allow_list_refresh)
         request_log.database = database
         await sync.start()

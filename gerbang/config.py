@@ -173,7 +173,51 @@ class Settings(BaseSettings):
     ing1_callback_ips: str = ""
     """Comma-separated addresses or CIDR ranges ING1 calls back from; empty: any. ING1's GET callbacks are not
     signed, so they are only ever a prompt to ask ING1 itself; this is a further filter."""
-    demo_provider: Literal["sandbox", "hilogate", "oy", "ing1"] = "sandbox"
+    netzme_base_url: str = Field(
+        default="https://tokoapisnap.netzme.com/api", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+    )
+    """Netzme's SNAP API up to (without) the `/v1.0/...` segment, for a Netzme provider account created without a
+    base URL of its own (the original's `NETZ_URL`; this default is Netzme's staging host without `-stg`)."""
+    netzme_timeout: Duration = timedelta(seconds=15)
+    """How long Netzme has to answer one request."""
+    netzme_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Netzme notifies from; empty: any (notifies are RSA-signed)."""
+    piro_base_url: str = Field(default="https://api.piro.co.id", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Piro's API (a placeholder: the host is per contract), for a Piro provider account created without a base
+    URL of its own."""
+    piro_timeout: Duration = timedelta(seconds=15)
+    """How long Piro has to answer one request."""
+    piro_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Piro calls back from; empty: any (callbacks are signed)."""
+    genesis_base_url: str = Field(default="https://api.genesis.co.id", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Genesis's QRIS SNAP API (a placeholder: the host is per contract), for a Genesis provider account created
+    without a base URL of its own."""
+    genesis_timeout: Duration = timedelta(seconds=15)
+    """How long Genesis has to answer one request."""
+    genesis_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Genesis calls back from; empty: any (callbacks are signed, and
+    confirmed by a query)."""
+    gidi_base_url: str = Field(default="https://api.gidi.co.id", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Gidi's API (the original's `GIDI_URL`), for a Gidi provider account created without a base URL of its own
+    (the real host is per contract: set it; the default is a placeholder)."""
+    gidi_timeout: Duration = timedelta(seconds=15)
+    """How long Gidi has to answer one request."""
+    gidi_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges Gidi calls back from; empty: any (callbacks are signed)."""
+    gudangvoucher_base_url: str = Field(
+        default="https://www.gudangvoucher.com", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+    )
+    """GudangVoucher's host, for a GudangVoucher provider account created without a base URL of its own (the
+    original's `GV_QRIS_URL` is this host + `/payment_channel/gv_connect/qris/create_qr`)."""
+    gudangvoucher_timeout: Duration = timedelta(seconds=15)
+    """How long GudangVoucher has to answer one request."""
+    gudangvoucher_callback_ips: str = ""
+    """Comma-separated addresses or CIDR ranges GudangVoucher calls back from; empty: any. Its callbacks are
+    not documented as signed, so they are only ever a prompt to ask GudangVoucher itself; this is a further
+    filter."""
+    demo_provider: Literal[
+        "sandbox", "hilogate", "oy", "ing1", "gudangvoucher", "gidi", "piro", "genesis", "netzme"
+    ] = "sandbox"
     """The provider whose fake the demo's provider account uses (`gerbang run --provider`)."""
     demo_data: bool = True
     """`gerbang run` in development seeds a demo admin, partner and sandbox provider account on first start."""

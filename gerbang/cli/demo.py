@@ -30,7 +30,12 @@ from gerbang.partner.schemas import Fees, PartnerChanges
 from gerbang.provider.base import PaymentMethod
 from gerbang.routing.accounts import create_account
 from gerbang.routing.schemas import AccountCreate
+from gerbang.sandbox.fakes.genesis import fake_secret as genesis_fake_secret
+from gerbang.sandbox.fakes.gidi import fake_credential_key
+from gerbang.sandbox.fakes.gudangvoucher import fake_merchant_key
 from gerbang.sandbox.fakes.hilogate import fake_secret
+from gerbang.sandbox.fakes.netzme import DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_KEY, NETZME_PUBLIC_KEY, fake_client_secret
+from gerbang.sandbox.fakes.piro import fake_credentials as piro_fake_credentials
 
 SEEDED_SETTING = "demo.seeded"
 ADMIN_EMAIL = "admin@gerbang.local"
@@ -105,6 +110,46 @@ def demo_account(settings: Settings) -> AccountCreate:
             }
             return AccountCreate(
                 provider="ing1", name="ING1 fake (demo)", base_url=f"{base}/ing1", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "gudangvoucher":
+            credentials = {"merchantId": DEMO_MERCHANT, "merchantKey": fake_merchant_key(DEMO_MERCHANT)}
+            return AccountCreate(
+                provider="gudangvoucher", name="GudangVoucher fake (demo)", base_url=f"{base}/gudangvoucher",
+                credentials=credentials, methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "gidi":
+            merchant_id = "7100001"  # Gidi's merchant and sub-merchant ids are numeric
+            credentials = {"merchantId": merchant_id, "subMerchantId": "7200001",
+                           "credentialKey": fake_credential_key(merchant_id)}  # fmt: skip
+            return AccountCreate(
+                provider="gidi", name="Gidi fake (demo)", base_url=f"{base}/gidi", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "piro":
+            piro = piro_fake_credentials(DEMO_MERCHANT)
+            credentials = {
+                "merchantId": DEMO_MERCHANT, "clientId": DEMO_MERCHANT, "clientSecret": piro["client_secret"],
+                "signatureKey": piro["signature_key"], "latitude": "-6.2088", "longitude": "106.8456",
+            }  # fmt: skip
+            return AccountCreate(
+                provider="piro", name="Piro fake (demo)", base_url=f"{base}/piro", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "genesis":
+            credentials = {"clientId": DEMO_MERCHANT, "clientSecret": genesis_fake_secret(DEMO_MERCHANT)}
+            return AccountCreate(
+                provider="genesis", name="Genesis fake (demo)", base_url=f"{base}/genesis", credentials=credentials,
+                methods=[PaymentMethod.qris], settlement_days=0, priority=0,
+            )  # fmt: skip
+        case "netzme":
+            credentials = {
+                "clientId": DEMO_CLIENT_ID, "partnerId": DEMO_CLIENT_ID, "channelId": "95221",
+                "clientSecret": fake_client_secret(DEMO_CLIENT_ID), "privateKey": DEMO_CLIENT_PRIVATE_KEY,
+                "providerPublicKey": NETZME_PUBLIC_KEY,
+            }  # fmt: skip
+            return AccountCreate(
+                provider="netzme", name="Netzme fake (demo)", base_url=f"{base}/netzme", credentials=credentials,
                 methods=[PaymentMethod.qris], settlement_days=0, priority=0,
             )  # fmt: skip
         case _:

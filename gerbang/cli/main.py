@@ -26,7 +26,11 @@ PortOption = Annotated[int | None, typer.Option(help="Listen port (GERBANG_PORT)
 
 
 ProviderOption = Annotated[
-    str | None, typer.Option(help="The demo's provider: sandbox, hilogate, oy or ing1 (GERBANG_DEMO_PROVIDER).")
+    str | None,
+    typer.Option(
+        help="The demo's provider: sandbox, hilogate, oy, ing1, gudangvoucher, gidi, piro, genesis or netzme"
+        " (GERBANG_DEMO_PROVIDER)."
+    ),
 ]
 
 

@@ -167,6 +167,8 @@ class PaymentProvider(Protocol):
     callbacks_confirmed: ClassVar[bool]
     """True for a provider whose callback signature does not cover everything we act on (Hilogate's leaves
     out the status): a verified callback is then confirmed by a `payment_status` query, as an unsigned one."""
+    timeout: aiohttp.ClientTimeout
+    """How long one call to the provider may take: `GERBANG_<PROVIDER>_TIMEOUT` (`registry.apply_timeouts`)."""
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         """The credentials this provider needs, validated; raises ValueError naming what is wrong
@@ -272,6 +274,7 @@ class DisbursementCallback:
 
 class PayoutProvider(Protocol):
     name: ClassVar[str]
+    timeout: aiohttp.ClientTimeout
     disbursement_callbacks_signed: ClassVar[bool]
     """False for a provider whose disbursement callbacks are not signed (or not documented as signed): they
     only prompt a `disbursement_status` query, whose answer alone moves the withdrawal."""

@@ -1,11 +1,13 @@
 """What every real adapter shares: reading credentials with the aliases the original accepted, one JSON
-call with its failures sorted into the typed errors of `base`, and reading amounts and texts out of a
-provider's answer without trusting their types."""
+call with its failures sorted into the typed errors of `base`, reading amounts and texts out of a
+provider's answer without trusting their types, and a per-account cache of bearer tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,11 +29,14 @@ log = get_logger("gerbang.provider")
 
 
 def credentials_of(
-    credentials: Mapping[str, object], fields: Mapping[str, Iterable[str]], *, optional: Iterable[str] = ()
-) -> dict[str, str]:
+    credentials: Mapping[str, object], fields: Mapping[str, Iterable[str]], *, optional: Iterable[str] = (),
+    long: Iterable[str] = (),
+) -> dict[str, str]:  # fmt: skip
     """`fields` maps each stored (snake_case) name to the aliases it may arrive under; values trimmed. Raises
-    ValueError naming the fields that are missing, repeated under two aliases or unknown, never a value."""
+    ValueError naming the fields that are missing, repeated under two aliases or unknown, never a value.
+    Values are at most 500 characters, those of the `long` fields (PEM keys) at most 10,000."""
     optional = set(optional)
+    long = set(long)
     known: dict[str, str] = {}
     for name, aliases in fields.items():
         for alias in {name, *aliases}:
@@ -49,7 +54,7 @@ def credentials_of(
             continue
         if name in found and found[name] != value:
             raise ValueError(f"{name} is given twice with different values")
-        if len(value) > 500:
+        if len(value) > (10_000 if name in long else 500):
             raise ValueError(f"{name} is too long")
         found[name] = value
     missing = sorted(set(fields) - set(found) - optional)
@@ -118,3 +123,29 @@ async def call_json(
 def unknown_status(provider: str, kind: str, value: object) -> None:
     """Logged, so someone adds it to the mapping; the caller treats it as pending, never as success."""
     log.warning("provider.unknown_status", provider=provider, kind=kind, status=str(value)[:64])
+
+
+class TokenCache:
+    """Bearer tokens per provider account, in this process: a token is reused until `refresh_early_s` before
+    its expiry; one fetch at a time per key (an asyncio lock), so concurrent calls that find no valid token
+    wait for the same fetch instead of each logging in."""
+
+    def __init__(self, refresh_early_s: float) -> None:
+        self.refresh_early_s = refresh_early_s
+        self._tokens: dict[Hashable, tuple[str, float]] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
+
+    async def get(
+        self, key: Hashable, fetch: Callable[[], Awaitable[tuple[str, float]]], *, refused: str | None = None
+    ) -> str:
+        """The cached token for `key`, unless it is near its expiry or is `refused` (the one the provider just
+        turned down); else the one `fetch()` answers with its expiry (seconds since the epoch). `key` should
+        change with the credentials, so new credentials never get the old token."""
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._tokens.get(key)
+            if cached is not None and cached[0] != refused and time.time() < cached[1] - self.refresh_early_s:
+                return cached[0]
+            self._tokens.pop(key, None)
+            token, expires_at = await fetch()
+            self._tokens[key] = (token, expires_at)
+            return token

@@ -17,7 +17,10 @@ Assumptions (the reference does not say; confirm with Hilogate):
 - the withdrawal status is `GET /api/v1/withdrawals/{ref_id}`, and disbursement callbacks (at
   `POST /api/v1/withdrawals/callback`, a JSON body with `ref_id` and a text `status`) are not documented as
   signed: they only prompt that status query (`disbursement_callbacks_signed` False);
-- Hilogate has no id per notification: the event id is `ref_id:status`.
+- Hilogate has no id per notification: the event id is `ref_id:status`;
+- `GET /api/v1/transactions/{ref_id}` answers "status and settlement" (the reference): a transaction is
+  settled to us when its `settlement_status` is SETTLED, DONE or SUCCESS, or its status is SETTLED
+  (`StatusResult.settled`, what `provider_reported` settlement waits for); PENDING or absent: not yet.
 """
 
 from __future__ import annotations
@@ -87,6 +90,14 @@ def payment_status(value: object) -> PaymentStatus:
         case _:
             unknown_status(NAME, "payment", value)
             return PaymentStatus.pending
+
+
+def settlement_reported(status: object, settlement_status: object) -> bool:
+    """Whether Hilogate says a transaction's money has reached us: its `settlement_status` (SETTLED, DONE or
+    SUCCESS), or the transaction's own status SETTLED. Anything else (PENDING, absent, unknown) is not yet."""
+    if isinstance(settlement_status, str) and settlement_status.upper() in ("SETTLED", "DONE", "SUCCESS"):
+        return True
+    return isinstance(status, str) and status.upper() == "SETTLED"
 
 
 def disbursement_status(value: object) -> DisbursementStatus:
@@ -193,13 +204,12 @@ class HilogateProvider:
         data = await self._call(session, account, "GET", f"/api/v1/transactions/{order_id}")
         if data.get("ref_id") != str(order_id):
             raise ProviderResponseInvalid(f"{NAME} answered for another order")
-        settlement = data.get("settlement_status")
         return StatusResult(
             status=payment_status(data.get("status")),
             amount=amount_of(data.get("amount")),
             provider_reference=text_of(data.get("id")) or provider_reference,
             paid_at=_paid_at(data),
-            settled=isinstance(settlement, str) and settlement.upper() in ("SETTLED", "DONE", "SUCCESS"),
+            settled=settlement_reported(data.get("status"), data.get("settlement_status")),
         )
 
     def parse_callback(self, callback: InboundCallback) -> PaymentCallback:

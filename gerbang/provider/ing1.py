@@ -44,7 +44,6 @@ Assumptions (the reference leaves them open; confirm with ING1):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import secrets
@@ -79,7 +78,15 @@ from gerbang.provider.base import (
     ProviderResponseInvalid,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import (
+    TokenCache,
+    amount_of,
+    call_json,
+    credentials_of,
+    refusal,
+    text_of,
+    unknown_status,
+)
 
 NAME = "ing1"
 REFRESH_EARLY_S = 60
@@ -209,8 +216,7 @@ class Ing1Provider:
 
     def __init__(self, timeout_s: float = 15) -> None:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._tokens: dict[tuple[uuid.UUID, str], tuple[str, float]] = {}
-        self._locks: dict[tuple[uuid.UUID, str], asyncio.Lock] = {}
+        self._tokens = TokenCache(REFRESH_EARLY_S)
         self._refused_permanent: set[tuple[uuid.UUID, str]] = set()
         """Permanent tokens ING1 refused: the account's email and password are used instead, if it has them."""
 
@@ -267,16 +273,13 @@ class Ing1Provider:
                 if refused == permanent:
                     raise ProviderRejected(f"{NAME} refused the account's permanent token")
                 return permanent
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+
+        async def login() -> tuple[str, float]:
             now = time.time()
-            cached = self._tokens.get(key)
-            if cached is not None and cached[0] != refused and now < cached[1] - REFRESH_EARLY_S:
-                return cached[0]
-            self._tokens.pop(key, None)
             token = await self._login(session, account)
-            self._tokens[key] = (token, token_expiry(token, now))
-            return token
+            return token, token_expiry(token, now)
+
+        return await self._tokens.get(key, login, refused=refused)
 
     async def _post(
         self, session: aiohttp.ClientSession, account: ProviderAccount, path: str, body: Mapping[str, Any], token: str

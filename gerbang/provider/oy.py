@@ -20,7 +20,10 @@ Assumptions (from Oy!'s published API as we understand it; confirm with Oy!):
   207/208 refused (user, IP or key), 990 bad parameters, 999 Oy!'s own error (unavailable);
 - account inquiry: `POST /api/account-inquiry {bank_code, account_number}` answering `account_name`;
 - balance: `GET /api/balance` answering `balance` (a decimal: rounded down to whole rupiah);
-- the remit `email` is the account's optional `email` credential (the original hard-coded one).
+- the remit `email` is the account's optional `email` credential (the original hard-coded one);
+- settlement: check-status's `settlement_status` (the callback's field of the same name, seed inventory 4.2)
+  is WAITING until Oy! has settled the payment to us and SUCCESS after (with `settlement_time`); only
+  SUCCESS is `StatusResult.settled`, what `provider_reported` settlement waits for.
 """
 
 from __future__ import annotations
@@ -78,6 +81,12 @@ def payment_status(value: object) -> PaymentStatus:
         case _:
             unknown_status(NAME, "payment", value)
             return PaymentStatus.pending
+
+
+def settlement_reported(value: object) -> bool:
+    """Whether check-status's `settlement_status` says the money has reached us: SUCCESS only (WAITING, absent
+    or anything else: not yet)."""
+    return isinstance(value, str) and value.upper() == "SUCCESS"
 
 
 def remit_status(code: object) -> DisbursementStatus:
@@ -215,13 +224,12 @@ class OyProvider:
             raise _refused(code, message)
         if data.get("partner_trx_id") != str(order_id):
             raise ProviderResponseInvalid(f"{NAME} answered for another order")
-        settlement = data.get("settlement_status")
         return StatusResult(
             status=payment_status(data.get("payment_status")),
             amount=amount_of(data.get("receive_amount")),
             provider_reference=text_of(data.get("trx_id")) or provider_reference,
             paid_at=_wib_time(data.get("payment_received_time")),
-            settled=isinstance(settlement, str) and settlement.upper() == "SUCCESS",
+            settled=settlement_reported(data.get("settlement_status")),
         )
 
     def parse_callback(self, callback: InboundCallback) -> PaymentCallback:

@@ -36,8 +36,6 @@ from gerbang.provider.base import (
 )
 from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
 
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
-
 
 def _status(value: object) -> PaymentStatus:
     match value:
@@ -88,6 +86,7 @@ class SandboxProvider:
         # real provider takes what it takes.
         self.disbursement_delay_ms = disbursement_delay_ms
         self.settlement_delay_s = settlement_delay_s
+        self.timeout = aiohttp.ClientTimeout(total=10)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         key = credentials.get("merchant_key")
@@ -104,7 +103,7 @@ class SandboxProvider:
         headers = {"Authorization": f"Bearer {account.credentials['merchant_key']}"}
         try:
             async with session.request(
-                method, account.base_url.rstrip("/") + path, json=body, headers=headers, timeout=_TIMEOUT
+                method, account.base_url.rstrip("/") + path, json=body, headers=headers, timeout=self.timeout
             ) as response:
                 payload = await response.read()
                 status = response.status

@@ -34,9 +34,14 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import fakes, payouts, repository
 from gerbang.sandbox.banks import VA_BANKS as VA_BANKS  # re-exported: the checkout offers these banks
+from gerbang.sandbox.fakes import genesis as fake_genesis
+from gerbang.sandbox.fakes import gidi as fake_gidi
+from gerbang.sandbox.fakes import gudangvoucher as fake_gudangvoucher
 from gerbang.sandbox.fakes import hilogate as fake_hilogate
 from gerbang.sandbox.fakes import ing1 as fake_ing1
+from gerbang.sandbox.fakes import netzme as fake_netzme
 from gerbang.sandbox.fakes import oy as fake_oy
+from gerbang.sandbox.fakes import piro as fake_piro
 from gerbang.sandbox.merchant import deliver, merchant_key
 
 router = APIRouter()
@@ -211,3 +216,8 @@ router.include_router(payouts.router)
 router.include_router(fake_hilogate.router)
 router.include_router(fake_oy.router)
 router.include_router(fake_ing1.router)
+router.include_router(fake_piro.router)
+router.include_router(fake_genesis.router)
+router.include_router(fake_gidi.router)
+router.include_router(fake_gudangvoucher.router)
+router.include_router(fake_netzme.router)

@@ -19,6 +19,7 @@ from gerbang.db import Database, asyncpg_dsn
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.time import utcnow
 from gerbang.order.expiry import BATCH, expire_due_orders
+from gerbang.provider.registry import apply_timeouts
 from gerbang.scheduler.runner import Scheduler
 from gerbang.webhook.metrics import WebhookMetrics
 from gerbang.webhook.worker import DeliverySettings, DeliveryWorker
@@ -78,6 +79,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str, registry: Col
 
 async def run_worker(settings: Settings, database_url: str) -> None:
     database = await Database.connect(database_url, settings)
+    apply_timeouts(settings)
     stop = asyncio.Event()
     event_loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,7 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/transactions/callback"),
     ("POST", "/api/v1/withdrawals/callback/{provider_name}"),
     ("POST", "/api/v1/withdrawals/callback"),
+    ("POST", "/api/v1/withdrawals/callback/piro"),
     ("GET", "/api/v1/transaction/callback/ing1"),
     ("GET", "/api/v1/withdrawals/callback/ing1"),
     ("GET", "/api/v1/qris/{order_id}"),

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
+from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.ledger import service as ledger
+from gerbang.scheduler.base import JobContext, JobResult
+from gerbang.settlement.jobs import SETTLEMENT_CHECK
 from tests.auth.people import Tenant
-from tests.order.conftest import admin, live, post, shop
+from tests.order.conftest import Post, admin, live, post, shop
 from tests.withdrawal.conftest import s2s
 
 __all__ = ["admin", "live", "post", "s2s", "shop"]
@@ -23,10 +27,18 @@ AddAccount = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
+async def session(live: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for calling an adapter directly against its fake (which `live` serves)."""
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+@pytest.fixture
 def add_provider_account(client: httpx.AsyncClient, admin: dict[str, str], live: str) -> AddAccount:
-    async def add(provider: str, credentials: dict[str, str], name: str | None = None) -> dict[str, Any]:
+    async def add(provider: str, credentials: dict[str, str], name: str | None = None, **rules: Any) -> dict[str, Any]:
+        """`rules`: more fields of the account, as the admin API spells them (`settlementRule=...`)."""
         body = {"provider": provider, "name": name or provider, "baseUrl": f"{live}/sandbox/{provider}",
-                "credentials": credentials, "methods": ["qris"]}  # fmt: skip
+                "credentials": credentials, "methods": ["qris"], **rules}  # fmt: skip
         response = await client.post("/api/v1/admin/provider-accounts", json=body, headers=admin)
         assert response.status_code == 201, response.text
         return dict(response.json())
@@ -68,6 +80,27 @@ async def order_state(database: Database, order_id: str) -> tuple[str, int, int]
     return str(status), int(postings), int(webhooks)
 
 
+async def paid_order(post: Post, shop: Tenant, live: str, reference: str, amount: int = 150_000) -> str:
+    """An order created through the partner API and paid at whichever provider's fake it was routed to (the
+    fake's own callback, or its status answer, makes it PAID)."""
+    response = await post(shop, "/api/v1/payments", {"amount": amount, "reference": reference})
+    assert response.status_code == 201, response.text
+    order_id: str = response.json()["result"]["orderId"]
+    async with httpx.AsyncClient(base_url=live) as http:
+        paid = await http.post(f"/sandbox/orders/{order_id}/pay")
+    assert paid.json()["callback"]["status_code"] == 200, paid.text
+    return order_id
+
+
+async def run_settlement(database: Database, settings: Settings) -> JobResult:
+    """One run of the settlement checker job, as the scheduler would start it."""
+    context = JobContext(
+        database=database, settings=settings, run_id=uuid.uuid4(), trigger="manual", stop=asyncio.Event(),
+        parameters={},
+    )  # fmt: skip
+    return await SETTLEMENT_CHECK.run(context)
+
+
 async def withdraw_through_callback(
     provider: str, account_id: str, s2s: Any, shop: Tenant, live: str, database: Database, reference: str
 ) -> None:
@@ -92,3 +125,35 @@ async def withdraw_through_callback(
     await until(completed)
     rows = await fetch(database, "SELECT array_agg(provider || ':' || outcome) FROM provider_callbacks")
     assert rows == [f"{provider}:applied"]
+
+
+async def withdraw_through_polling(
+    provider: str, account_id: str, s2s: Any, shop: Tenant, live: str, database: Database, payouts: Any,
+    reference: str,
+) -> str:  # fmt: skip
+    """For a provider that sends no disbursement callback: a withdrawal routed to `provider`'s account is
+    accepted (PROCESSING, with the bank's holder name), completed at its fake, and then completed here by the
+    withdrawal module's poll of PROCESSING withdrawals (`payouts`: a `withdrawal.service.Payouts`), once: the
+    partner's hold is gone and the ledger reconciles. Returns the withdrawal id."""
+    from gerbang.withdrawal import service as withdrawals
+    from tests.withdrawal.conftest import balances, reconcile_clean
+
+    await fund(database, shop, account_id, 200_000)
+    body = {"amount": 100_000, "bankCode": "BCA", "accountNumber": "1234567890", "reference": reference}
+    created = await s2s(shop, "POST", "/api/v1/withdrawals/s2s/withdrawals", body)
+    assert created.status_code == 201, created.text
+    result = created.json()["result"]
+    assert (result["status"], bool(result["accountHolder"])) == ("PROCESSING", True)
+    assert await balances(database, shop) == (100_000, 0, 100_000)
+    async with httpx.AsyncClient(base_url=live) as http:
+        forced = await http.post(f"/sandbox/disbursements/{result['id']}/complete")
+    assert forced.status_code == 200, forced.text
+    withdrawal_id = uuid.UUID(result["id"])
+    assert await fetch(database, "SELECT status FROM withdrawals WHERE id = $1", withdrawal_id) == "PROCESSING"
+    for _ in range(2):  # a second poll finds nothing due, and moves nothing twice
+        await fetch(database, "UPDATE withdrawals SET next_check_at = now() WHERE id = $1", withdrawal_id)
+        await withdrawals.recover_due(payouts)
+        assert await fetch(database, "SELECT status FROM withdrawals WHERE id = $1", withdrawal_id) == "COMPLETED"
+    assert await balances(database, shop) == (100_000, 0, 0)
+    assert await reconcile_clean(database)
+    return str(result["id"])

@@ -10,14 +10,31 @@ import httpx
 import orjson
 import pytest
 
+from gerbang.config import Settings
 from gerbang.db import Database
+from gerbang.ledger import service as ledger
 from gerbang.provider.base import DisbursementStatus, InboundCallback, PaymentStatus, ProviderAccount
-from gerbang.provider.hilogate import HilogateProvider, callback_signed_string, disbursement_status, payment_status
+from gerbang.provider.hilogate import (
+    HilogateProvider,
+    callback_signed_string,
+    disbursement_status,
+    payment_status,
+    settlement_reported,
+)
 from gerbang.provider.hilogate import signature as hilogate_signature
+from gerbang.sandbox.fakes import hilogate as fake_hilogate
 from gerbang.sandbox.fakes.hilogate import fake_secret
 from tests.auth.people import Tenant
+from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, order_state, withdraw_through_callback
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    order_state,
+    paid_order,
+    run_settlement,
+    withdraw_through_callback,
+)
 
 HILOGATE = HilogateProvider()
 REF = "6f1c2a9e-0000-4000-8000-000000000001"
@@ -171,3 +188,38 @@ def test_the_demo_can_run_on_the_hilogate_fake() -> None:
     account = demo_account(load_settings(demo_provider="hilogate", public_url="http://127.0.0.1:8000"))
     assert (account.provider, account.base_url) == ("hilogate", "http://127.0.0.1:8000/sandbox/hilogate")
     assert HILOGATE.check_credentials(account.credentials)["secret_key"] == fake_secret("GERBANG-DEMO")
+
+
+def test_settlement_is_reported_by_settlement_status_or_a_settled_transaction() -> None:
+    assert settlement_reported("SUCCESS", "SETTLED")
+    assert settlement_reported("SUCCESS", "done")
+    assert settlement_reported("SETTLED", None)
+    for status, settlement in (("SUCCESS", "PENDING"), ("SUCCESS", None), ("SUCCESS", "SETTLING"), (None, 1)):
+        assert not settlement_reported(status, settlement)
+
+
+async def test_provider_reported_settlement_settles_a_hilogate_order_once_hilogate_reports_it(
+    add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    merchant = "HLG-SETTLE"
+    await add_provider_account("hilogate", {"merchantId": merchant, "secretKey": fake_secret(merchant)},
+                               settlementRule="provider_reported")  # fmt: skip
+    monkeypatch.setattr(fake_hilogate, "SETTLEMENT_DELAY_S", 0)  # the fake reports this one settled at once
+    settled_now = await paid_order(post, shop, live, "HLG-S1")
+    monkeypatch.setattr(fake_hilogate, "SETTLEMENT_DELAY_S", 3600)  # and this one an hour after its payment
+    settled_later = await paid_order(post, shop, live, "HLG-S2")
+
+    result = await run_settlement(database, settings)
+
+    assert (result.counts["provider_checked"], result.counts["settled"], result.counts["provider_errors"]) == (2, 1, 0)
+    # Postings and webhooks of the whole test: two payments, then one settlement posting and its webhook.
+    assert await order_state(database, settled_now) == ("SETTLED", 3, 3)
+    assert (await order_state(database, settled_later))[0] == "PAID"
+    fees = await fetch(database, "SELECT array_agg(fee ORDER BY reference) FROM orders")
+    async with database.transaction() as connection:
+        balances = await ledger.partner_balances(connection, shop.id)
+    assert (balances.available, balances.pending) == (150_000 - fees[0], 150_000 - fees[1])
+    again = await run_settlement(database, settings)  # the next run: still not reported, nothing settled twice
+    assert (again.counts["provider_checked"], again.counts["settled"]) == (1, 0)
+    await assert_reconciled(database)

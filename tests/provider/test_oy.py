@@ -11,12 +11,24 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from gerbang.config import Settings
 from gerbang.db import Database
+from gerbang.ledger import service as ledger
 from gerbang.provider.base import DisbursementStatus, InboundCallback, PaymentStatus
-from gerbang.provider.oy import OyProvider, payment_status, remit_status
+from gerbang.provider.oy import OyProvider, payment_status, remit_status, settlement_reported
+from gerbang.sandbox.fakes import oy as fake_oy
 from tests.auth.people import Tenant
+from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, withdraw_through_callback
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    fund,
+    order_state,
+    paid_order,
+    run_settlement,
+    withdraw_through_callback,
+)
 
 OY = OyProvider()
 CREDENTIALS = {"username": "gerbang-oy", "apiKey": "oy-api-key-0123456789"}
@@ -173,3 +185,35 @@ async def test_an_account_without_a_base_url_takes_the_providers_default(
     sandbox = body | {"provider": "sandbox", "credentials": {"merchant_key": "sbx_merchant_key_0123456789"}}
     refused = await client.post("/api/v1/admin/provider-accounts", json=sandbox, headers=admin)
     assert (refused.status_code, refused.json()["error"]) == (422, "invalid_provider_account")
+
+
+def test_settlement_is_reported_by_check_statuss_settlement_status_success_only() -> None:
+    assert settlement_reported("SUCCESS")
+    assert settlement_reported("success")
+    for value in ("WAITING", "IN_PROGRESS", "SETTLED", None, 1):
+        assert not settlement_reported(value)
+
+
+async def test_provider_reported_settlement_settles_an_oy_order_once_oy_reports_it(
+    add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    await add_provider_account("oy", CREDENTIALS, settlementRule="provider_reported")
+    monkeypatch.setattr(fake_oy, "SETTLEMENT_DELAY_S", 0)  # the fake reports this one settled at once
+    settled_now = await paid_order(post, shop, live, "OY-S1")
+    monkeypatch.setattr(fake_oy, "SETTLEMENT_DELAY_S", 3600)  # and this one an hour after its payment
+    settled_later = await paid_order(post, shop, live, "OY-S2")
+
+    result = await run_settlement(database, settings)
+
+    assert (result.counts["provider_checked"], result.counts["settled"], result.counts["provider_errors"]) == (2, 1, 0)
+    # Postings and webhooks of the whole test: two payments, then one settlement posting and its webhook.
+    assert await order_state(database, settled_now) == ("SETTLED", 3, 3)
+    assert (await order_state(database, settled_later))[0] == "PAID"
+    fees = await fetch(database, "SELECT array_agg(fee ORDER BY reference) FROM orders")
+    async with database.transaction() as connection:
+        balances = await ledger.partner_balances(connection, shop.id)
+    assert (balances.available, balances.pending) == (150_000 - fees[0], 150_000 - fees[1])
+    again = await run_settlement(database, settings)  # the next run: still not reported, nothing settled twice
+    assert (again.counts["provider_checked"], again.counts["settled"]) == (1, 0)
+    await assert_reconciled(database)

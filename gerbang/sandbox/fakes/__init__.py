@@ -12,12 +12,14 @@ owns the row send its own provider's callback.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import asyncpg
 
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.time import utcnow
 
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -34,11 +36,22 @@ async def send(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, A
         return {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
 
 
+def settled(row: asyncpg.Record) -> bool:
+    """Whether a fake reports its charge `row` settled: paid, and `settlement_delay_s` (set by the fake when
+    it created the charge) have passed since."""
+    paid_at = row["paid_at"]
+    return (
+        row["status"] == "PAID"
+        and paid_at is not None
+        and paid_at + timedelta(seconds=row["settlement_delay_s"]) <= utcnow()
+    )
+
+
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any] | None:
     """The fake's own callback for its charge `row`; None if no fake owns it (a plain sandbox charge)."""
-    from gerbang.sandbox.fakes import hilogate, ing1, oy
+    from gerbang.sandbox.fakes import genesis, gidi, gudangvoucher, hilogate, ing1, netzme, oy, piro
 
-    for fake in (hilogate, oy, ing1):
+    for fake in (hilogate, oy, ing1, gudangvoucher, gidi, piro, genesis, netzme):
         if row["charge_id"].startswith(fake.CHARGE_PREFIX):
             delivered: dict[str, Any] = await fake.notify_payment(row, ring)
             return delivered
@@ -47,9 +60,9 @@ async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any] |
 
 async def notify_disbursement(row: asyncpg.Record) -> dict[str, Any] | None:
     """The fake's own callback for its disbursement `row`; None if no fake owns it."""
-    from gerbang.sandbox.fakes import hilogate, ing1, oy
+    from gerbang.sandbox.fakes import gidi, hilogate, ing1, oy, piro
 
-    for fake in (hilogate, oy, ing1):
+    for fake in (hilogate, oy, ing1, gidi, piro):
         if row["disbursement_id"].startswith(fake.DISBURSEMENT_PREFIX):
             sent: dict[str, Any] = await fake.notify_disbursement(row)
             return sent

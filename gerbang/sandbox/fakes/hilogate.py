@@ -6,7 +6,8 @@ of (path + raw body + secret), the path as Hilogate sees it (`/api/v1/...`); a r
 itself in `X-Merchant-Key` is refused, as the original did that.
 
 - `POST /api/v1/transactions {ref_id, amount, method}` creates a QRIS charge; `GET /api/v1/transactions/{ref}`
-  answers it (SUCCESS, PENDING, FAILED, EXPIRED).
+  answers it (SUCCESS, PENDING, FAILED, EXPIRED), with `settlement_status` PENDING once paid and SETTLED
+  `SETTLEMENT_DELAY_S` after the payment (what a `provider_reported` account waits for).
 - Paying it (`POST /sandbox/orders/{ref}/pay`) sends the callback to `<gerbang>/api/v1/transactions/callback`
   with `X-Signature` = MD5("/api/v1/transactions" + `{"ref_id":..,"amount":..,"method":..}` compact + secret).
 - `POST /api/v1/bank-accounts/validate`, `POST /api/v1/withdrawals`, `GET /api/v1/withdrawals/{ref}`,
@@ -37,12 +38,14 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import send, settled
 
 PREFIX = "/sandbox/hilogate"
 CHARGE_PREFIX = "hlg_"
 DISBURSEMENT_PREFIX = "hlgd_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
+SETTLEMENT_DELAY_S = 60
+"""How long after its payment a charge is reported `settlement_status: SETTLED` (fixed when it is created)."""
 router = APIRouter(prefix=PREFIX, tags=["sandbox provider: Hilogate"])
 _answers: dict[uuid.UUID, dict[str, Any]] = {}
 _STATUS = {"PENDING": "PENDING", "PAID": "SUCCESS", "FAILED": "FAILED", "EXPIRED": "EXPIRED"}
@@ -84,6 +87,12 @@ def _context(ref: uuid.UUID) -> str:
     return f"fake-hilogate:{ref}"
 
 
+def _settlement_status(row: asyncpg.Record) -> str | None:
+    if row["status"] != "PAID":
+        return None
+    return "SETTLED" if settled(row) else "PENDING"
+
+
 def _charge(row: asyncpg.Record) -> dict[str, Any]:
     answer = _answers.get(row["merchant_ref"], {})
     merchant = QrisMerchant(name="GERBANG", city="Jakarta", nmid="ID1000000000001", merchant_pan="9360000000000000001")
@@ -91,7 +100,7 @@ def _charge(row: asyncpg.Record) -> dict[str, Any]:
         "id": row["charge_id"], "ref_id": str(row["merchant_ref"]), "amount": answer.get("amount", row["amount"]),
         "method": "qris", "status": answer.get("status", _STATUS[row["status"]]),
         "qr_string": dynamic_payload(merchant, amount=row["amount"], reference=row["charge_id"]),
-        "settlement_status": "PENDING" if row["status"] == "PAID" else None,
+        "settlement_status": _settlement_status(row),
         "updated_at": {"value": (row["paid_at"] or row["created_at"]).isoformat()},
         "expires_at": {"value": row["expires_at"].isoformat()},
     }  # fmt: skip
@@ -116,7 +125,7 @@ async def create_transaction(request: Request) -> JSONResponse:
             connection, merchant_ref=ref, charge_id=CHARGE_PREFIX + secrets.token_hex(12), amount=amount,
             method="qris", channel=None, merchant_name=merchant[:100],
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transactions/callback",
-            expires_at=utcnow() + timedelta(minutes=30), settlement_delay_s=0,
+            expires_at=utcnow() + timedelta(minutes=30), settlement_delay_s=SETTLEMENT_DELAY_S,
             merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
         )  # fmt: skip
         if row is None:

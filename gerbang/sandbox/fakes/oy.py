@@ -5,7 +5,8 @@ Answers carry `{"status": {"code", "message"}}`.
 
 - `POST /api/payment-routing/create-transaction` creates a QRIS charge (`payment_info.qris_string`);
   `POST /api/payment-routing/check-status` answers it: `payment_status` WAITING_PAYMENT, COMPLETE, FAILED or
-  EXPIRED, `receive_amount`, `payment_received_time` (`YYYY-MM-DD HH:mm:ss`, WIB).
+  EXPIRED, `receive_amount`, `payment_received_time` (`YYYY-MM-DD HH:mm:ss`, WIB), and once paid
+  `settlement_status` WAITING, then SUCCESS (with `settlement_time`) `SETTLEMENT_DELAY_S` after the payment.
 - Paying it (`POST /sandbox/orders/{ref}/pay`) marks it COMPLETE, so the status query says so, and sends
   Oy!'s unsigned callback to `<gerbang>/api/v1/transaction/callback/oy`.
 - `POST /api/account-inquiry`, `POST /api/remit` (code 101, then 000 or 300 three seconds later or when
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -34,12 +35,14 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import send, settled
 
 PREFIX = "/sandbox/oy"
 CHARGE_PREFIX = "oy_"
 DISBURSEMENT_PREFIX = "oyd_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
+SETTLEMENT_DELAY_S = 60
+"""How long after its payment a charge is reported `settlement_status: SUCCESS` (fixed when it is created)."""
 router = APIRouter(prefix=PREFIX, tags=["sandbox provider: Oy!"])
 _WIB = timezone(timedelta(hours=7))
 _answers: dict[uuid.UUID, dict[str, Any]] = {}
@@ -69,14 +72,20 @@ async def _json(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _wib(moment: datetime) -> str:
+    return moment.astimezone(_WIB).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _charge(row: asyncpg.Record) -> dict[str, Any]:
     answer = _answers.get(row["merchant_ref"], {})
-    paid = row["paid_at"].astimezone(_WIB).strftime("%Y-%m-%d %H:%M:%S") if row["paid_at"] else None
+    paid = _wib(row["paid_at"]) if row["paid_at"] else None
+    done = settled(row)
     return {
         "partner_trx_id": str(row["merchant_ref"]), "trx_id": row["charge_id"],
         "receive_amount": answer.get("receive_amount", row["amount"]),
         "payment_status": answer.get("payment_status", _STATUS[row["status"]]),
-        "payment_received_time": paid, "settlement_status": "WAITING" if paid else None,
+        "payment_received_time": paid, "settlement_status": "SUCCESS" if done else "WAITING" if paid else None,
+        "settlement_time": _wib(row["paid_at"] + timedelta(seconds=row["settlement_delay_s"])) if done else None,
     }  # fmt: skip
 
 
@@ -98,7 +107,7 @@ async def create_transaction(request: Request) -> JSONResponse:
     async with database.connection() as connection:
         row = await repository.insert_charge(
             connection, merchant_ref=ref, charge_id=CHARGE_PREFIX + secrets.token_hex(12), amount=amount,
-            method="qris", channel=None, merchant_name="oy", settlement_delay_s=0,
+            method="qris", channel=None, merchant_name="oy", settlement_delay_s=SETTLEMENT_DELAY_S,
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transaction/callback/oy",
             expires_at=utcnow() + timedelta(minutes=30),
             merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
