@@ -20,6 +20,7 @@ from typing import Any
 
 from gerbang.auth import user_repository
 from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_partner_user
+from gerbang.cli.common import SEEDED_SETTING, credentials_file
 from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
@@ -37,7 +38,6 @@ from gerbang.sandbox.fakes.hilogate import fake_secret
 from gerbang.sandbox.fakes.netzme import DEMO_CLIENT_ID, DEMO_CLIENT_PRIVATE_KEY, NETZME_PUBLIC_KEY, fake_client_secret
 from gerbang.sandbox.fakes.piro import fake_credentials as piro_fake_credentials
 
-SEEDED_SETTING = "demo.seeded"
 ADMIN_EMAIL = "admin@gerbang.local"
 OWNER_EMAIL = "owner@toko-demo.local"
 DEMO_MERCHANT = "GERBANG-DEMO"
@@ -45,10 +45,6 @@ DEMO_FEES = Fees(
     payin_weekday_percent=Decimal("1.5"), payin_weekday_flat=0, payin_weekend_percent=Decimal("2"),
     payin_weekend_flat=0, withdrawal_percent=Decimal(0), withdrawal_flat=2500,
 )  # fmt: skip
-
-
-def credentials_file(settings: Settings) -> Path:
-    return settings.data_dir / "demo-credentials.json"
 
 
 async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ import urllib.request
 from types import FrameType
 from typing import Any
 
+from gerbang.cli.common import SEEDED_SETTING, credentials_file
 from gerbang.config import Environment, Settings
 from gerbang.kit.log import get_logger
 from gerbang.migration import upgrade_to_head
@@ -37,8 +38,6 @@ class Supervisor:
 
     def run(self) -> int:
         upgrade_to_head(self.database_url)
-        if self.settings.demo_data and self.settings.env is Environment.development and self.settings.sandbox_enabled:
-            self._seed_demo()
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         # Children inherit the resolved database, so they neither start a server nor migrate.
@@ -46,15 +45,37 @@ class Supervisor:
         host, port = self.settings.host, str(self.settings.port)
         self._spawn("serve", ["serve", "--host", host, "--port", port], env)
         self._spawn("worker", ["worker"], env)
+        # While the children load (seconds of imports each), not before: the API needs no demo data to start.
+        if self.settings.demo_data and self.settings.env is Environment.development and self.settings.sandbox_enabled:
+            self._seed_demo()
         exit_code = self._wait()
         self._stop_children()
         return exit_code
 
     def _seed_demo(self) -> None:
+        import asyncpg
         import uvloop
 
+        from gerbang.db import Database, asyncpg_dsn
+
+        wanted = [SEEDED_SETTING] + (
+            [] if self.settings.demo_provider == "sandbox" else [f"demo.provider.{self.settings.demo_provider}"]
+        )
+
+        async def seeded_before() -> bool:
+            # Asked with one statement before importing the seeding code, which loads most of the app (seconds
+            # of CPU the children need now): a later start usually has nothing to seed.
+            connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            try:
+                found = await connection.fetchval("SELECT count(*) FROM platform_settings WHERE key = ANY($1)", wanted)
+            finally:
+                await connection.close()
+            return bool(found == len(wanted))
+
+        if uvloop.run(seeded_before()):
+            print(f"demo data: logins and keys are in {credentials_file(self.settings)}", flush=True)
+            return
         from gerbang.cli import demo
-        from gerbang.db import Database
 
         async def seed() -> dict[str, Any] | None:
             database = await Database.connect(self.database_url, self.settings)
@@ -65,7 +86,7 @@ class Supervisor:
 
         credentials = uvloop.run(seed())
         if credentials is None:
-            print(f"demo data: logins and keys are in {demo.credentials_file(self.settings)}", flush=True)
+            print(f"demo data: logins and keys are in {credentials_file(self.settings)}", flush=True)
             return
         path = demo.write_credentials(self.settings, credentials)
         # Shown this once, as `gerbang partner create` shows its secrets; kept only in the 0600 file after.
