@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+import asyncpg
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.staticfiles import StaticFiles
@@ -17,7 +19,7 @@ from gerbang.access.request_log import RequestLogBuffer
 from gerbang.calendar.service import CalendarCache
 from gerbang.checkout import endpoints as checkout_endpoints
 from gerbang.config import ConfigurationError, Settings
-from gerbang.db import Database, asyncpg_dsn
+from gerbang.db import Database, RowCache, RowChanges, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.netaccess import AllowList
@@ -26,6 +28,7 @@ from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
 from gerbang.ops.metrics import HttpMetrics
 from gerbang.order.service import PayIn
+from gerbang.partner.schemas import Partner
 from gerbang.provider.registry import apply_timeouts
 from gerbang.sandbox import endpoints as sandbox_endpoints
 from gerbang.scheduler import endpoints as scheduler_endpoints
@@ -52,16 +55,23 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         app.state.database = database = await Database.connect(url, settings)
         apply_timeouts(settings)
         sync = AllowListSync(database, asyncpg_dsn(url), allow_lists, settings.allow_list_refresh)
+        row_changes = app.state.row_changes
+        app.state.api_key_cache = RowCache[str, asyncpg.Record](row_changes)
         request_log.database = database
         await sync.start()
+        await row_changes.start()
         await request_log.start()
         # One connection pool for every provider call of this process.
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
-        app.state.pay_in = PayIn(database, app.state.key_ring, session, app.state.calendar, settings.public_base_url)
+        app.state.pay_in = PayIn(
+            database, app.state.key_ring, session, app.state.calendar, settings.public_base_url,
+            partners=RowCache[uuid.UUID, Partner](row_changes),
+        )  # fmt: skip
         try:
             yield
         finally:
             await sync.stop()
+            await row_changes.stop()
             await request_log.stop()
             await session.close()
             await database.dispose()
@@ -76,7 +86,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     app.state.metrics = HttpMetrics()
     app.state.head_revision = head_revision()
     app.state.key_ring = KeyRing(settings.secret_keys)
-    app.state.calendar = CalendarCache()
+    app.state.row_changes = row_changes = RowChanges(asyncpg_dsn(url))
+    app.state.calendar = CalendarCache(row_changes)
     app.state.allow_lists = allow_lists
     app.state.request_log = request_log = RequestLogBuffer()
     add_exception_handlers(app)

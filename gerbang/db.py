@@ -7,10 +7,12 @@ Migrations (Alembic) use SQLAlchemy's async engine on the same asyncpg driver.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 import asyncpg
 import orjson
@@ -20,7 +22,10 @@ from sqlalchemy.engine import make_url
 
 from gerbang.config import Settings
 from gerbang.exceptions import GerbangError, ServiceUnavailable
+from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Connection
+
+log = get_logger(__name__)
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -116,6 +121,109 @@ class Database:
             await transaction.commit()
         finally:
             await self.pool.release(connection)
+
+
+CACHED_ROWS_CHANNEL = "gerbang_cached_rows"
+"""Notified (by triggers, migration 0023) when a row that a process may keep in memory changes."""
+
+
+LISTENER_NAME = "gerbang-row-changes"
+
+
+class RowChanges:
+    """Whether rows read earlier may still be trusted, for one process: a LISTEN on `CACHED_ROWS_CHANNEL`
+    from a connection of its own. `generation` moves on every notification, and whenever the listening
+    connection is made or lost; a value read at generation g is current while `live` and still at g.
+
+    The window this leaves: a change committed by another process is seen here when its notification
+    arrives, a few milliseconds after the commit. While the connection is down nothing is trusted (every
+    reader goes to the database), so a lost notification can never keep a revoked key alive."""
+
+    def __init__(self, dsn: str, *, health_check_s: float = 5.0) -> None:
+        self._dsn = dsn
+        self._health_check_s = health_check_s
+        self._task: asyncio.Task[None] | None = None
+        self.live = False
+        self.generation = 0
+
+    def changed(self) -> None:
+        """This process changed a cached row: forget everything now, not when the notification arrives."""
+        self.generation += 1
+
+    def _set_live(self, live: bool) -> None:
+        self.live = live
+        self.changed()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="db.row_changes")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._set_live(False)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("db.row_changes_listener_lost", exc_info=True)
+            await asyncio.sleep(1)
+
+    async def _listen(self) -> None:
+        """Until the connection is lost; nothing is trusted from then until the next one listens."""
+        listener = await asyncpg.connect(self._dsn, server_settings={"application_name": LISTENER_NAME})
+        lost = asyncio.Event()
+        try:
+            listener.add_termination_listener(lambda _: lost.set())
+            await listener.add_listener(CACHED_ROWS_CHANNEL, lambda *_: self.changed())
+            self._set_live(True)
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), timeout=self._health_check_s)
+                if not lost.is_set():
+                    # A connection that died without a word (no FIN) must not look alive.
+                    await asyncio.wait_for(listener.execute("SELECT 1"), timeout=self._health_check_s)
+        finally:
+            self._set_live(False)
+            with contextlib.suppress(Exception):
+                await listener.close()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class RowCache(Generic[K, V]):
+    """Values read from the database, trusted only while `RowChanges` says nothing they came from changed.
+
+    The generation is taken before the read: a change that lands while the read is in flight leaves the
+    value stored under an older generation, so it is never served. Misses are not kept (a new key is found
+    at once), and the cache is emptied when full rather than tracking recency."""
+
+    def __init__(self, changes: RowChanges, max_entries: int = 10_000) -> None:
+        self._changes = changes
+        self._max_entries = max_entries
+        self._entries: dict[K, tuple[int, V]] = {}
+
+    async def get(self, key: K, read: Callable[[], Awaitable[V | None]]) -> V | None:
+        changes = self._changes
+        if not changes.live:
+            return await read()
+        generation = changes.generation
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        value = await read()
+        if value is not None and changes.live and changes.generation == generation:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (generation, value)
+        return value
 
 
 async def get_connection(request: Request) -> AsyncIterator[Connection]:

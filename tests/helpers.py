@@ -77,3 +77,18 @@ def app_routes(app: Any) -> list[tuple[str, Any]]:
         return found
 
     return walk(app.router.routes, "")
+
+
+@asynccontextmanager
+async def changed_behind_the_apps_back(app: Any) -> AsyncIterator[None]:
+    """For a test that changes partners or API keys straight in the database, as another process would:
+    on leaving, wait until the app's `RowChanges` has heard the trigger, so its caches forget the old rows
+    (in production that takes the notification's few milliseconds; a test's next request can be quicker)."""
+    changes = app.state.row_changes
+    generation = changes.generation
+    yield
+    for _ in range(500):
+        if not changes.live or changes.generation != generation:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the change was never notified")

@@ -94,6 +94,7 @@ async def update_partner(
     before, after = await partner_service.update_partner(
         connection, partner_id, body, require_https=request.app.state.settings.webhooks_require_https, now=utcnow()
     )
+    request.app.state.row_changes.changed()
     await audit.record(
         connection, "partner.updated", "partner", partner_id, partner_id=partner_id,
         changes=changes_between(before.audit_fields(), after.audit_fields()),

@@ -62,6 +62,7 @@ async def _authenticate(
             now=utcnow(),
             unsigned_allowed=unsigned_allowed,
             identified=identified,
+            keys=request.app.state.api_key_cache,
         )
     lists: AllowLists = request.app.state.allow_lists
     client_ip: str | None = getattr(request.state, "client_ip", None)

@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import asyncpg
+
 from gerbang.auth import repository
 from gerbang.auth.signing import TIMESTAMP_WINDOW, MissingSignatureHeaders, SignedRequest, check_timestamp, verify
+from gerbang.db import RowCache
 from gerbang.exceptions import Forbidden, NotFound, Unauthorized
 from gerbang.kit.crypto import KeyRing, api_key_public_id, equal, new_api_key, new_signing_secret, sha256_hex
 from gerbang.kit.sql import Connection
@@ -132,18 +135,20 @@ async def authenticate(
     now: datetime,
     unsigned_allowed: bool,
     identified: Callable[[uuid.UUID, uuid.UUID], None] | None = None,
+    keys: RowCache[str, asyncpg.Record] | None = None,
 ) -> AuthenticatedPartner:
     """The partner behind a request, if its key is live and its signature valid and new.
 
     `unsigned_allowed` is the route's word (never on withdrawals); the partner's own setting must allow
     it too. An unsigned request still needs a fresh timestamp. `identified(partner_id, api_key_id)` is
     called as soon as the key is known to be genuine, before the signature is checked, so a refused
-    request can still be shown in the partner's request log.
+    request can still be shown in the partner's request log. `keys` keeps key rows (with their partner's
+    status) between requests while nothing changed them (`gerbang.db.RowCache`).
     """
     if not api_key:
         raise MissingApiKey("X-API-Key is required")
     public_id = api_key_public_id(api_key)
-    row = await repository.key_with_partner(connection, public_id) if public_id else None
+    row = await _key_with_partner(connection, public_id, keys) if public_id else None
     if row is None or not equal(row["key_hash"], sha256_hex(api_key.encode())):
         raise InvalidApiKey("X-API-Key is not a valid key")
     if row["revoked_at"] is not None or (row["expires_at"] is not None and row["expires_at"] <= now):
@@ -165,6 +170,14 @@ async def authenticate(
     if not await repository.remember_signature(connection, row["id"], request.signature.lower(), expires_at):
         raise ReplayedRequest("this signed request was already received")
     return AuthenticatedPartner(partner_id=row["partner_id"], api_key_id=row["id"], signed=True)
+
+
+async def _key_with_partner(
+    connection: Connection, public_id: str, keys: RowCache[str, asyncpg.Record] | None
+) -> asyncpg.Record | None:
+    if keys is None:
+        return await repository.key_with_partner(connection, public_id)
+    return await keys.get(public_id, lambda: repository.key_with_partner(connection, public_id))
 
 
 async def forget_expired_signatures(connection: Connection, now: datetime) -> int:

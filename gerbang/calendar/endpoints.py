@@ -51,5 +51,5 @@ async def set_days_off(body: DaysOff, _: CalendarManage, request: Request, audit
             connection, "settings.calendar_changed", "platform_setting", DAYS_OFF_SETTING,
             changes={"days_off": ([day.isoformat() for day in before], [day.isoformat() for day in days])},
         )  # fmt: skip
-    request.app.state.calendar.invalidate()
+    request.app.state.row_changes.changed()  # this process at once; the others when notified
     return DaysOff(days_off=[day.isoformat() for day in days])

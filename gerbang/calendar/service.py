@@ -1,24 +1,21 @@
 """Admin days off: validated, stored, and turned into the `BusinessCalendar` every caller uses.
 
 Settlement reads the setting at the start of each run. Pay-ins decide a fee (and the provider accounts open
-at weekends) on every payment, so each process keeps the calendar for `REFRESH` and reads it again after:
-a change reaches every process within that time, and the process that saved it at once (`invalidate`).
+at weekends) on every payment, so each process keeps the calendar until a platform setting changes.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from gerbang.calendar import repository
+from gerbang.db import RowCache, RowChanges
 from gerbang.exceptions import UnprocessableEntity
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.sql import Connection
 
 MAX_DAYS_OFF = 1_000
-REFRESH = timedelta(seconds=30)
-"""How long a process keeps the calendar before reading the days off again."""
 
 
 class InvalidDaysOff(UnprocessableEntity):
@@ -57,19 +54,14 @@ async def replace_days_off(connection: Connection, days: list[date], now: dateti
 
 
 class CalendarCache:
-    """One process's calendar for pay-ins, read again once older than `refresh`."""
+    """One process's calendar for pay-ins, kept while `RowChanges` says no platform setting changed: a change
+    saved by any process reaches this one when its notification arrives (`gerbang.db.RowChanges`)."""
 
-    def __init__(self, refresh: timedelta = REFRESH) -> None:
-        self._refresh_s = refresh.total_seconds()
-        self._calendar: BusinessCalendar | None = None
-        self._read_at = 0.0
+    def __init__(self, changes: RowChanges) -> None:
+        self._cache = RowCache[str, BusinessCalendar](changes, max_entries=1)
 
     async def current(self, connection: Connection) -> BusinessCalendar:
-        if self._calendar is None or time.monotonic() - self._read_at >= self._refresh_s:
-            self._calendar = await load_calendar(connection)
-            self._read_at = time.monotonic()
-        return self._calendar
-
-    def invalidate(self) -> None:
-        """The days off changed (and committed): the next payment reads them."""
-        self._calendar = None
+        calendar = await self._cache.get("calendar", lambda: load_calendar(connection))
+        if calendar is None:  # load_calendar always has one; the cache's type allows for a missing row
+            raise RuntimeError("no calendar")
+        return calendar

@@ -20,7 +20,7 @@ import aiohttp
 import asyncpg
 
 from gerbang.calendar.service import CalendarCache
-from gerbang.db import Database
+from gerbang.db import Database, RowCache
 from gerbang.events import service as events
 from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEntity
 from gerbang.kit.crypto import KeyRing
@@ -95,6 +95,8 @@ class PayIn:
     calendar: CalendarCache
     """The weekend fee rate and provider schedule: weekends, holidays and the admin days off."""
     public_url: str
+    partners: RowCache[uuid.UUID, Partner] | None = None
+    """Partners kept between orders while nothing changed them; None: read each time."""
 
 
 def checkout_url(public_url: str, order_id: uuid.UUID) -> str:
@@ -108,7 +110,7 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
     if method in _CHANNELS and not body.channel:
         raise ChannelRequired(f"method {method} needs a channel (bank or wallet code)")
     async with pay_in.database.connection() as connection:
-        partner = await partner_service.get_partner(connection, partner_id)
+        partner = await partner_service.get_partner(connection, partner_id, cache=pay_in.partners)
         if method is not None:
             _check_allowed(partner, method)
         fees = partner.fees
@@ -173,7 +175,7 @@ async def choose_method(pay_in: PayIn, order_id: uuid.UUID, method: PaymentMetho
             raise OrderNotFound(f"no order {order_id}")
         if order["status"] != "PENDING" or order["method"] is not None or order["expires_at"] <= now:
             raise OrderNotPending(f"order {order_id} is {order['status']} and takes no new method")
-        partner = await partner_service.get_partner(connection, order["partner_id"])
+        partner = await partner_service.get_partner(connection, order["partner_id"], cache=pay_in.partners)
         _check_allowed(partner, method)
         accounts = await _candidates(connection, pay_in, partner, method, order["amount"], now)
         if not await repository.claim_method(connection, order_id, method.value, channel, now):

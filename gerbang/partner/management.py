@@ -95,6 +95,7 @@ def management_router(
         issued = await auth_service.rotate_api_key(
             connection, request.app.state.key_ring, partner_id=partner_id, key_id=key_id, overlap=overlap, now=now
         )
+        request.app.state.row_changes.changed()
         await audit.record(
             connection,
             "api_key.rotated",
@@ -113,10 +114,17 @@ def management_router(
         responses={404: {"description": "`api_key_not_found`"}},
     )
     async def revoke_api_key(
-        *, key_id: uuid.UUID, partner_id: uuid.UUID = keys_partner, connection: DbConnection, audit: AuditTrail
+        *,
+        key_id: uuid.UUID,
+        partner_id: uuid.UUID = keys_partner,
+        request: Request,
+        connection: DbConnection,
+        audit: AuditTrail,
     ) -> None:
         now = utcnow()
         await auth_service.revoke_api_key(connection, partner_id=partner_id, key_id=key_id, now=now)
+        # Every process forgets the key when the trigger's notification reaches it; this one at once.
+        request.app.state.row_changes.changed()
         await audit.record(
             connection, "api_key.revoked", "api_key", key_id, partner_id=partner_id, changes={"revoked_at": (None, now)}
         )

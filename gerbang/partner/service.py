@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from gerbang.auth import service as auth_service
+from gerbang.db import RowCache
 from gerbang.exceptions import Conflict, NotFound, UnprocessableEntity
 from gerbang.kit.crypto import KeyRing, new_webhook_secret
 from gerbang.kit.sql import Connection
@@ -104,11 +105,19 @@ async def list_partners(connection: Connection, limit: int = 500) -> list[Partne
     return [_partner(row) for row in await repository.list_partners(connection, limit)]
 
 
-async def get_partner(connection: Connection, partner_id: uuid.UUID) -> Partner:
-    row = await repository.get_partner(connection, partner_id)
-    if row is None:
+async def get_partner(
+    connection: Connection, partner_id: uuid.UUID, *, cache: RowCache[uuid.UUID, Partner] | None = None
+) -> Partner:
+    """`cache`: for hot paths that may use a partner read moments ago (`gerbang.db.RowCache`)."""
+
+    async def read() -> Partner | None:
+        row = await repository.get_partner(connection, partner_id)
+        return None if row is None else _partner(row)
+
+    partner = await (read() if cache is None else cache.get(partner_id, read))
+    if partner is None:
         raise PartnerNotFound(f"no partner {partner_id}")
-    return _partner(row)
+    return partner
 
 
 def _column_values(changes: PartnerChanges) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from gerbang.db import Database
 from gerbang.kit.time import utcnow
 from gerbang.partner.service import CreatedPartner, create_partner
 from tests.fixtures.app import TEST_SECRET_KEY
-from tests.helpers import GERBANG, clean_env
+from tests.helpers import GERBANG, changed_behind_the_apps_back, clean_env
 
 PATH = "/api/v1/auth/check"
 BODY = b'{"ping":"pong"}'
@@ -144,7 +144,7 @@ async def test_unsigned_requests_only_where_the_partner_and_the_route_allow(
     app: FastAPI, client: httpx.AsyncClient, partner: CreatedPartner, database: Database
 ) -> None:
     headers = {"X-API-Key": partner.api_key, "X-Timestamp": str(int(time.time() * 1000))}
-    async with database.transaction() as connection:
+    async with changed_behind_the_apps_back(app), database.transaction() as connection:
         await connection.execute("UPDATE partners SET allow_unsigned_requests = true WHERE id = $1", partner.partner_id)
     # The check endpoint is a signed-only route, like withdrawals: the partner setting does not open it.
     response = await client.post(PATH, content=BODY, headers=headers)
@@ -164,13 +164,14 @@ def _unsigned(headers: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 async def test_inactive_partners_and_revoked_keys_are_refused(
-    client: httpx.AsyncClient, partner: CreatedPartner, database: Database
+    app: FastAPI, client: httpx.AsyncClient, partner: CreatedPartner, database: Database
 ) -> None:
-    async with database.transaction() as connection:
+    assert (await client.post(PATH, content=BODY, headers=_headers(partner))).status_code == 200
+    async with changed_behind_the_apps_back(app), database.transaction() as connection:
         await connection.execute("UPDATE partners SET status = 'inactive' WHERE id = $1", partner.partner_id)
     inactive = await client.post(PATH, content=BODY, headers=_headers(partner))
     assert (inactive.status_code, inactive.json()["error"]) == (403, "partner_inactive")
-    async with database.transaction() as connection:
+    async with changed_behind_the_apps_back(app), database.transaction() as connection:
         await connection.execute("UPDATE partners SET status = 'active' WHERE id = $1", partner.partner_id)
         await connection.execute("UPDATE api_keys SET revoked_at = now() WHERE partner_id = $1", partner.partner_id)
     revoked = await client.post(PATH, content=BODY, headers=_headers(partner))

@@ -9,12 +9,14 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from gerbang.db import Database
 from gerbang.web.pages import static_url
 from gerbang.web.qr import qr_png
 from tests.auth.people import Tenant
 from tests.checkout.conftest import AddAccount, MakeOrder, csrf_token
+from tests.helpers import changed_behind_the_apps_back
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -223,10 +225,15 @@ async def test_the_picker_refuses_a_missing_or_wrong_csrf_token(
 
 
 async def test_the_picker_offers_the_partners_methods_and_explains_refusals(
-    client: httpx.AsyncClient, add_account: AddAccount, make_order: MakeOrder, shop: Tenant, database: Database
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    add_account: AddAccount,
+    make_order: MakeOrder,
+    shop: Tenant,
+    database: Database,
 ) -> None:
     await add_account(methods=["qris", "ewallet"])
-    async with database.transaction() as connection:
+    async with changed_behind_the_apps_back(app), database.transaction() as connection:
         await connection.execute("UPDATE partners SET payment_methods = '{QRIS,VA}' WHERE id = $1", shop.id)
     order = await make_order(pick=True)
     path = f"/pay/{order['orderId']}"

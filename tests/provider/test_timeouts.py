@@ -30,7 +30,7 @@ def restored_timeouts() -> Iterator[None]:
 @pytest.fixture
 async def slow_provider() -> AsyncIterator[str]:
     async def answer_late(_: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.sleep(1.5)  # past the 0.3 s timeout; short, since the fixture waits for it to end
         return web.json_response({})
 
     app = web.Application()
