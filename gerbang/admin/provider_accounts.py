@@ -14,7 +14,7 @@ from gerbang.auth.sessions import AdminPrincipal
 from gerbang.db import DbConnection
 from gerbang.kit.time import utcnow
 from gerbang.routing import accounts
-from gerbang.routing.schemas import Account, AccountChanges, AccountCreate
+from gerbang.routing.schemas import Account, AccountChanges, AccountCreate, ProviderBalance
 
 router = APIRouter(prefix="/provider-accounts")
 
@@ -86,3 +86,18 @@ async def update_account(
         changes["credentials"] = ("***", "***")
     await audit.record(connection, "provider_account.updated", "provider_account", account_id, changes=changes)
     return after
+
+
+@router.get(
+    "/{account_id}/balance",
+    operation_id="admin-provider_accounts_balance",
+    summary="Ask the provider what this account can still pay out",
+    responses={
+        404: {"description": "`provider_account_not_found`"},
+        422: {"description": "`balance_not_offered` (the provider has no balance query), `provider_rejected`"},
+        502: {"description": "`provider_unavailable`: no answer, or not one we can read"},
+    },
+)
+async def provider_balance(account_id: uuid.UUID, _: ProvidersRead, request: Request) -> ProviderBalance:
+    pay_in = request.app.state.pay_in
+    return await accounts.provider_balance(pay_in.database, pay_in.key_ring, pay_in.session, account_id)

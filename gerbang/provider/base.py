@@ -46,6 +46,10 @@ class ProviderRejected(ProviderError):
     """The provider refused the request itself (4xx with a reason)."""
 
 
+class BalanceNotOffered(ProviderRejected):
+    """The provider has no balance query (or none is documented)."""
+
+
 class ProviderResponseInvalid(ProviderUnavailable):
     """An answer we cannot trust (malformed, or an amount other than the one asked for)."""
 

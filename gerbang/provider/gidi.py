@@ -52,7 +52,7 @@ Assumptions (the reference leaves them open; confirm with Gidi):
   `ACCOUNT_NOT_FOUND`/`INVALID_ACCOUNT` mean no such account, `INVALID_CHANNEL` an unknown bank;
   `INSUFFICIENT_BALANCE` on a transfer means this account cannot pay it;
 - merchantId and subMerchantId are sent as JSON numbers (as the original did); a balance query is not
-  documented: `balance` raises `ProviderRejected("balance not offered")`.
+  documented: `balance` raises `BalanceNotOffered`.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ from gerbang.provider.base import (
     AccountInquiry,
     AccountInquiryResult,
     Acknowledgement,
+    BalanceNotOffered,
     Charge,
     ChargeRequest,
     Disbursement,
@@ -435,7 +436,7 @@ class GidiProvider:
         )  # fmt: skip
 
     async def balance(self, session: aiohttp.ClientSession, account: ProviderAccount) -> int:
-        raise ProviderRejected("balance not offered")
+        raise BalanceNotOffered(f"{NAME} offers no balance query")
 
     def parse_disbursement_callback(self, callback: InboundCallback) -> DisbursementCallback:
         raise ValueError("Gidi sends no disbursement callback")  # completion comes from polling BifastQuery

@@ -39,7 +39,7 @@ Assumptions (the reference leaves them open; confirm with ING1):
   inquiry on its own (validation before a withdrawal) is a cash-out inquiry for 10,000 under a `client_reff`
   of its own (`inq-<hex>`) that is never paid;
 - rc 0 on a cash-out payment means the transfer is done; 91 that it is processing;
-- a balance query is not documented: `balance` raises `ProviderRejected("balance not offered")`.
+- a balance query is not documented: `balance` raises `BalanceNotOffered`.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from gerbang.provider.base import (
     AccountInquiry,
     AccountInquiryResult,
     Acknowledgement,
+    BalanceNotOffered,
     Charge,
     ChargeRequest,
     Disbursement,
@@ -468,7 +469,7 @@ class Ing1Provider:
         )  # fmt: skip
 
     async def balance(self, session: aiohttp.ClientSession, account: ProviderAccount) -> int:
-        raise ProviderRejected("balance not offered")
+        raise BalanceNotOffered(f"{NAME} offers no balance query")
 
     def parse_disbursement_callback(self, callback: InboundCallback) -> DisbursementCallback:
         """What the GET's query claims, to know which withdrawal to ask about: never acted on by itself."""

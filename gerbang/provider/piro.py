@@ -34,7 +34,7 @@ Assumptions (the reference leaves them open; confirm with Piro):
 - callbacks are JSON: a payment's names the order at `orderId` (else `referenceId`) with `paymentId`; a
   disbursement's names the withdrawal at `referenceId` (else `reference_id`, `partnerReferenceId`,
   `externalId`, `ref_id`) with `disbursementId`; event id: the provider's id (else our id) + the status;
-- no balance query is documented: `balance` raises `ProviderRejected("balance not offered")`;
+- no balance query is documented: `balance` raises `BalanceNotOffered`;
 - a `callbackUrl` credential (the original had one per sub-merchant) is refused as unknown: the callback
   URL is always ours.
 """
@@ -57,6 +57,7 @@ from gerbang.provider.base import (
     AccountInquiry,
     AccountInquiryResult,
     Acknowledgement,
+    BalanceNotOffered,
     Charge,
     ChargeRequest,
     Disbursement,
@@ -70,7 +71,6 @@ from gerbang.provider.base import (
     ProviderAccount,
     ProviderDuplicate,
     ProviderInvalidAccount,
-    ProviderRejected,
     ProviderResponseInvalid,
     StatusResult,
 )
@@ -342,7 +342,7 @@ class PiroProvider:
         )  # fmt: skip
 
     async def balance(self, session: aiohttp.ClientSession, account: ProviderAccount) -> int:
-        raise ProviderRejected("balance not offered")
+        raise BalanceNotOffered(f"{NAME} offers no balance query")
 
     def parse_disbursement_callback(self, callback: InboundCallback) -> DisbursementCallback:
         try:

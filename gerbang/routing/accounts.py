@@ -9,16 +9,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import asyncpg
 import orjson
 
-from gerbang.exceptions import NotFound, UnprocessableEntity
+from gerbang.db import Database
+from gerbang.exceptions import GerbangError, NotFound, UnprocessableEntity
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.sql import Connection
-from gerbang.provider.base import ProviderAccount
-from gerbang.provider.registry import UnknownProvider, provider
+from gerbang.kit.time import utcnow
+from gerbang.provider.base import BalanceNotOffered, ProviderAccount, ProviderRejected, ProviderUnavailable
+from gerbang.provider.registry import PAYOUT_PROVIDERS, UnknownProvider, provider
 from gerbang.routing import repository
-from gerbang.routing.schemas import Account, AccountChanges, AccountCreate
+from gerbang.routing.schemas import Account, AccountChanges, AccountCreate, ProviderBalance
 
 
 class InvalidProviderAccount(UnprocessableEntity):
@@ -142,3 +145,38 @@ async def update_account(
     if values:
         await repository.update_account(connection, account_id, values, now)
     return before, await get_account(connection, key_ring, account_id)
+
+
+class NoProviderBalance(UnprocessableEntity):
+    code = "balance_not_offered"
+
+
+class ProviderRefusedBalance(UnprocessableEntity):
+    code = "provider_rejected"
+
+
+class ProviderBalanceUnavailable(GerbangError):
+    status_code = 502
+    code = "provider_unavailable"
+
+
+async def provider_balance(
+    database: Database, key_ring: KeyRing, session: aiohttp.ClientSession, account_id: uuid.UUID
+) -> ProviderBalance:
+    """What the provider says the account can still pay out, asked now. No connection is held during the call."""
+    async with database.connection() as connection:
+        row = await repository.get_account(connection, account_id)
+    if row is None:
+        raise ProviderAccountNotFound(f"no provider account {account_id}")
+    adapter = PAYOUT_PROVIDERS.get(row["provider"])
+    if adapter is None:
+        raise NoProviderBalance(f"{row['provider']} pays nothing out, so it reports no balance")
+    try:
+        amount = await adapter.balance(session, adapter_account(row, key_ring))
+    except BalanceNotOffered as error:
+        raise NoProviderBalance(str(error)) from None
+    except ProviderRejected as error:
+        raise ProviderRefusedBalance(f"{row['provider']} refused the balance query: {error}") from None
+    except ProviderUnavailable as error:
+        raise ProviderBalanceUnavailable(str(error)) from None
+    return ProviderBalance(account_id=account_id, provider=row["provider"], balance=amount, checked_at=utcnow())

@@ -84,3 +84,15 @@ class Account(AccountRules):
     circuit_opened_at: datetime | None = Field(alias="circuitOpenedAt")
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
+
+
+class ProviderBalance(BaseModel):
+    """What a provider reports an account can still pay out, asked at `checkedAt` (not stored)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    account_id: uuid.UUID = Field(alias="accountId")
+    provider: str = Field(examples=["hilogate"])
+    balance: int = Field(description="Whole rupiah", examples=[12_500_000])
+    currency: Literal["IDR"] = "IDR"
+    checked_at: datetime = Field(alias="checkedAt")

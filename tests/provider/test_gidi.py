@@ -22,6 +22,7 @@ from gerbang.db import Database
 from gerbang.kit.time import utcnow
 from gerbang.provider.base import (
     AccountInquiry,
+    BalanceNotOffered,
     ChargeRequest,
     DisbursementRequest,
     DisbursementStatus,
@@ -208,7 +209,7 @@ async def test_create_and_status_against_the_fake_with_fresh_request_ids_on_doub
     )
     with pytest.raises(ProviderRejected, match="INVALID_SIGNATURE"):  # a key that is not this merchant's
         await GIDI.create_payment(session, rekeyed, _charge())
-    with pytest.raises(ProviderRejected, match="balance not offered"):
+    with pytest.raises(BalanceNotOffered):
         await GIDI.balance(session, account)
 
 

@@ -19,6 +19,7 @@ import pytest
 from gerbang.db import Database
 from gerbang.kit.time import utcnow
 from gerbang.provider.base import (
+    BalanceNotOffered,
     ChargeRequest,
     DisbursementRequest,
     DisbursementStatus,
@@ -179,7 +180,7 @@ async def test_a_refused_login_says_so_without_the_password(live: str, session: 
     with pytest.raises(ProviderRejected, match="refused the login") as raised:
         await ING1.create_payment(session, account, _charge())
     assert "short" not in str(raised.value)
-    with pytest.raises(ProviderRejected, match="balance not offered"):
+    with pytest.raises(BalanceNotOffered):
         await ING1.balance(session, _account(live))
 
 

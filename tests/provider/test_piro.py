@@ -17,6 +17,7 @@ from gerbang.db import Database
 from gerbang.kit.time import utcnow
 from gerbang.provider.base import (
     AccountInquiry,
+    BalanceNotOffered,
     ChargeRequest,
     DisbursementStatus,
     InboundCallback,
@@ -180,7 +181,7 @@ async def test_create_and_status_against_the_fake_and_its_refusals(
     assert "not-the-fakes-secret" not in str(raised.value)
     with pytest.raises(ProviderRejected, match="duplicate"):
         await PIRO.create_payment(session, account, request)
-    with pytest.raises(ProviderRejected, match="balance not offered"):
+    with pytest.raises(BalanceNotOffered):
         await PIRO.balance(session, account)
 
 
