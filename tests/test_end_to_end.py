@@ -112,3 +112,50 @@ def test_an_order_is_created_paid_through_the_sandbox_and_credited(tmp_path: Pat
     log_lines = [line for line in output.splitlines() if line.startswith("{") and '"event"' in line]
     for secret in (partner["api_key"], partner["signing_secret"], partner["owner_password"]):
         assert not any(secret in line for line in log_lines)
+
+
+def test_gerbang_run_switches_the_demo_to_a_providers_fake(tmp_path: Path) -> None:
+    """`gerbang run --provider X`, one start after another on the same data: each start adds that fake's
+    account ahead of the others, and a payment then goes through X's own protocol (Oy!: an unsigned callback
+    that only prompts a status query; Netzme: SNAP BI, RSA-signed notify) to PAID."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = clean_env(GERBANG_PORT=str(port))
+    for number, provider in enumerate(("oy", "netzme"), start=1):
+        with (tmp_path / f"run-{provider}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [*GERBANG, "run", "--provider", provider], cwd=tmp_path, env=env, stdout=log, stderr=log
+            )
+        try:
+            wait_until_ready(f"{base}/readyz", timeout_s=60)
+            partner = _read_credentials(tmp_path)["partner"]
+            with httpx.Client(base_url=base, timeout=10) as http:
+                path = "/api/v1/payments"
+                body = orjson.dumps({"amount": 50_000 + number, "reference": f"E2E-{provider}"})
+                created = http.post(path, content=body, headers=_signed(partner, "POST", path, body))
+                assert created.status_code == 201, created.text
+                order_id = created.json()["result"]["orderId"]
+                paid = http.post(f"/sandbox/orders/{order_id}/pay")
+                assert paid.status_code == 200, paid.text
+                status_path = f"/api/v1/payments/order/{order_id}/status"
+                deadline = time.monotonic() + 10
+                while True:
+                    status = http.get(status_path, headers=_signed(partner, "GET", status_path)).json()["result"]
+                    if status["status"] == "PAID" or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+                assert status["status"] == "PAID", status
+                order_path = f"/api/v1/payments/order/{order_id}"
+                order = http.get(order_path, headers=_signed(partner, "GET", order_path)).json()
+                assert order["provider"] == provider, order
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+        assert process.returncode == 0, (tmp_path / f"run-{provider}.log").read_text()[-3000:]
+    reconcile = subprocess.run(
+        [*GERBANG, "reconcile", "--json"], cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False
+    )
+    report = json.loads(reconcile.stdout)
+    assert (report["drifting_accounts"], report["unbalanced_transactions"], report["transactions_checked"]) == (
+        [], [], 2,
+    )  # fmt: skip
