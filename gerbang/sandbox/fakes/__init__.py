@@ -6,20 +6,26 @@ on its own from the provider's documentation, not from our adapter.
 They share the sandbox's tables: a fake's charge is a `sandbox_charges` row whose `charge_id` starts with
 its prefix, a fake's disbursement a `sandbox_disbursements` row likewise, so `POST /sandbox/orders/{id}/pay`
 (and `/fail`, `/expire`) and `POST /sandbox/disbursements/{id}/complete` (and `/fail`) make the fake that
-owns the row send its own provider's callback.
+owns the row send its own provider's callback. A fake keeps its merchant encrypted in the charge row under
+`charge_context(fake, ref)`, and `own_charge` finds a charge only for the fake and merchant that made it.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import asyncpg
+from fastapi import Request
 
+from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.time import utcnow
+from gerbang.sandbox import repository
 
 _TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -34,6 +40,32 @@ async def send(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, A
             return {"status_code": response.status, "body": (await response.text())[:500]}
     except (aiohttp.ClientError, TimeoutError) as error:
         return {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+
+
+def charge_context(fake: str, ref: uuid.UUID) -> str:
+    """The encryption context of the merchant kept in fake `fake`'s charge `ref`."""
+    return f"fake-{fake}:{ref}"
+
+
+async def own_charge(request: Request, fake: str, prefix: str, merchant: str, ref: uuid.UUID) -> asyncpg.Record | None:
+    """Fake `fake`'s charge `ref` (its `charge_id` starts with `prefix`) if `merchant` made it, else None: the
+    fake then answers "not found" as its provider would."""
+    database: Database = request.app.state.database
+    async with database.connection() as connection:
+        row = await repository.get_charge(connection, ref)
+    if row is None or not row["charge_id"].startswith(prefix):
+        return None
+    ring: KeyRing = request.app.state.key_ring
+    return row if ring.decrypt(row["merchant_key_encrypted"], context=charge_context(fake, ref)) == merchant else None
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; {} if it is not one."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def settled(row: asyncpg.Record) -> bool:

@@ -35,9 +35,10 @@ from gerbang.kit.crypto import KeyRing, sha256_hex
 from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import repository
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import charge_context, json_body, own_charge, send
 
 PREFIX = "/sandbox/genesis"
+_FAKE = "genesis"
 CHARGE_PREFIX = "gen_"
 router = APIRouter(prefix=PREFIX, tags=["sandbox provider: Genesis"])
 _answers: dict[uuid.UUID, dict[str, Any]] = {}
@@ -58,14 +59,6 @@ def _answer(http_status: int, code: str, message: str, **fields: Any) -> JSONRes
     return JSONResponse({"responseCode": code, "responseMessage": message, **fields}, http_status)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _signed(request: Request, *parts: str) -> str | None:
     """The client id of a request signed MD5(clientId + parts + clientSecret), else None."""
     client_id = request.headers.get("client_id", "")
@@ -75,10 +68,6 @@ def _signed(request: Request, *parts: str) -> str | None:
         if client_id and hmac.compare_digest(request.headers.get("x-signature", "").lower(), expected)
         else None
     )
-
-
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-genesis:{ref}"
 
 
 def _order(row: asyncpg.Record) -> dict[str, Any]:
@@ -92,7 +81,7 @@ def _order(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/qrissnap2gen/v1/qr-mpm-generate-order", summary="Generate a QRIS MPM order (Genesis)")
 async def generate_order(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     value, order_id = str(body.get("value", "")), str(body.get("orderId", ""))
     client_id = _signed(request, value, order_id)
     if client_id is None:
@@ -111,7 +100,7 @@ async def generate_order(request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name="genesis", settlement_delay_s=0,
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transaction/callback/genesis",
             expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(client_id, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(client_id, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
     if row is None:
         return _answer(409, "4094700", "Duplicate orderId")
@@ -122,7 +111,7 @@ async def generate_order(request: Request) -> JSONResponse:
 
 @router.post("/qrissnap2gen/v1/qr-mpm-query", summary="Query a QRIS MPM order (Genesis)")
 async def query_order(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     order_id = str(body.get("orderId", ""))
     client_id = _signed(request, order_id)
     if client_id is None:
@@ -131,15 +120,8 @@ async def query_order(request: Request) -> JSONResponse:
         ref = uuid.UUID(order_id)
     except ValueError:
         return _answer(400, "4005101", "Invalid field format orderId")
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != client_id
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, client_id, ref)
+    if row is None:
         return _answer(404, "4045101", "Transaction not found")
     return _answer(200, "2005100", "Successful", **_order(row))
 
@@ -151,7 +133,7 @@ async def set_answer(ref: uuid.UUID, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
-    client_id = ring.decrypt(row["merchant_key_encrypted"], context=_context(row["merchant_ref"]))
+    client_id = ring.decrypt(row["merchant_key_encrypted"], context=charge_context(_FAKE, row["merchant_ref"]))
     order = _order(row)
     amount = f"{row['amount']}.00"  # the order as it is (not as the test knob makes queries answer)
     event = {"orderId": order["orderId"], "amount": amount, "status": _STATUS[row["status"]],

@@ -51,9 +51,10 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import charge_context, json_body, send
 
 PREFIX = "/sandbox/gidi"
+_FAKE = "gidi"
 CHARGE_PREFIX = "gidi_"
 DISBURSEMENT_PREFIX = "gidid_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
@@ -83,14 +84,6 @@ def _answer(code: str, message: str, detail: dict[str, Any] | None = None) -> JS
     return JSONResponse({"responseCode": code, "responseMessage": message, "responseDetail": detail or {}})
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _numeric(value: object) -> str | None:
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
     return text if text.isdigit() else None
@@ -110,10 +103,6 @@ def _invalid_signature() -> JSONResponse:
     return _answer("INVALID_SIGNATURE", "Invalid signature")
 
 
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-gidi:{ref}"
-
-
 def _wib(moment: datetime | None) -> str | None:
     return to_jakarta(moment).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else None
 
@@ -131,7 +120,7 @@ def _qr(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/QrisMpm/generateDynamic", summary="Make a dynamic QRIS (Gidi)")
 async def generate_dynamic(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     merchant = _merchant(body, "subMerchantId", "requestId", "transactionId", "amount")
     if merchant is None:
         return _invalid_signature()
@@ -155,7 +144,7 @@ async def generate_dynamic(request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name=f"gidi {merchant}"[:100], settlement_delay_s=0,
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transaction/callback/gidi",
             expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(f"{merchant}:{sub}:{request_id}", context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(f"{merchant}:{sub}:{request_id}", context=charge_context(_FAKE, ref)),
         )  # fmt: skip
         if row is None:
             row = await repository.get_charge(connection, ref)
@@ -170,7 +159,7 @@ async def generate_dynamic(request: Request) -> JSONResponse:
 
 @router.post("/QrisMpm/queryDynamic", summary="A dynamic QRIS's status (Gidi)")
 async def query_dynamic(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     merchant = _merchant(body, "requestId", "transactionId")
     if merchant is None:
         return _invalid_signature()
@@ -195,7 +184,7 @@ async def query_dynamic(request: Request) -> JSONResponse:
 def _maker(ring: KeyRing, row: asyncpg.Record) -> tuple[str, str, str]:
     """(merchantId, subMerchantId, requestId) the charge `row` was made with."""
     merchant, sub, request_id = ring.decrypt(
-        row["merchant_key_encrypted"], context=_context(row["merchant_ref"])
+        row["merchant_key_encrypted"], context=charge_context(_FAKE, row["merchant_ref"])
     ).split(":")
     return merchant, sub, request_id
 
@@ -233,7 +222,7 @@ def _channel_bank(channel: object) -> str | None:
 
 @router.post("/Transfer/InquiryAccount", summary="Check a bank account (Gidi BI-FAST)")
 async def inquiry_account(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     if _merchant(body, "requestId") is None:
         return _invalid_signature()
     bank, number = _channel_bank(body.get("channelId")), str(body.get("accountNo", ""))
@@ -259,7 +248,7 @@ def _transfer(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/Transfer/Bifast", summary="Transfer over BI-FAST (Gidi)")
 async def bifast(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     merchant = _merchant(body, "requestId", "transactionId", "channelId", "methodFee", "amount")
     if merchant is None:
         return _invalid_signature()
@@ -296,7 +285,7 @@ async def bifast(request: Request) -> JSONResponse:
 
 @router.post("/Transfer/BifastQuery", summary="A BI-FAST transfer's status (Gidi)")
 async def bifast_query(request: Request) -> JSONResponse:
-    body = await _body(request)
+    body = await json_body(request)
     merchant = _merchant(body, "requestId", "transactionId")
     if merchant is None:
         return _invalid_signature()

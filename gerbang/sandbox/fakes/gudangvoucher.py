@@ -37,9 +37,10 @@ from gerbang.kit.crypto import KeyRing
 from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import repository
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import charge_context, own_charge, send
 
 PREFIX = "/sandbox/gudangvoucher"
+_FAKE = "gudangvoucher"
 CHARGE_PREFIX = "gv_"
 router = APIRouter(prefix=PREFIX, tags=["sandbox provider: GudangVoucher"])
 _WIB = timezone(timedelta(hours=7))
@@ -71,10 +72,6 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _signed(form: dict[str, str], expected: str) -> bool:
     return hmac.compare_digest(form.get("signature", "").lower(), expected)
-
-
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-gudangvoucher:{ref}"
 
 
 def _transaction(row: asyncpg.Record, merchant: str) -> dict[str, Any]:
@@ -109,7 +106,7 @@ async def create_qr(request: Request) -> JSONResponse:
             connection, merchant_ref=ref, charge_id=CHARGE_PREFIX + secrets.token_hex(12), amount=int(amount),
             method="qris", channel=None, merchant_name="gudangvoucher", settlement_delay_s=0,
             callback_url=callback[:2000], expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(merchant, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
     if row is None:
         return _answer("13", "duplicate custom")
@@ -132,15 +129,8 @@ async def check_status(request: Request) -> JSONResponse:
         ref = uuid.UUID(hex=custom)
     except ValueError:
         return _answer("14", "transaction not found")
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != merchant
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, merchant, ref)
+    if row is None:
         return _answer("14", "transaction not found")
     return _answer("00", "Success", responddata=_transaction(row, merchant))
 
@@ -152,7 +142,7 @@ async def set_answer(ref: uuid.UUID, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
-    merchant = ring.decrypt(row["merchant_key_encrypted"], context=_context(row["merchant_ref"]))
+    merchant = ring.decrypt(row["merchant_key_encrypted"], context=charge_context(_FAKE, row["merchant_ref"]))
     # Unsigned, as far as anyone documented: the charge as it is (not as the test knob makes queries answer).
     event = _transaction(row, merchant) | {"amount": row["amount"], "status": _STATUS[row["status"]]}
     body = urllib.parse.urlencode({key: "" if value is None else str(value) for key, value in event.items()})

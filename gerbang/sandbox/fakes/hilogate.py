@@ -38,9 +38,10 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send, settled
+from gerbang.sandbox.fakes import charge_context, own_charge, send, settled
 
 PREFIX = "/sandbox/hilogate"
+_FAKE = "hilogate"
 CHARGE_PREFIX = "hlg_"
 DISBURSEMENT_PREFIX = "hlgd_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
@@ -83,10 +84,6 @@ async def _merchant(request: Request) -> tuple[str | None, bytes, JSONResponse |
     return merchant, body, None
 
 
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-hilogate:{ref}"
-
-
 def _settlement_status(row: asyncpg.Record) -> str | None:
     if row["status"] != "PAID":
         return None
@@ -126,25 +123,15 @@ async def create_transaction(request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name=merchant[:100],
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transactions/callback",
             expires_at=utcnow() + timedelta(minutes=30), settlement_delay_s=SETTLEMENT_DELAY_S,
-            merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(merchant, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
         if row is None:
             row = await repository.get_charge(connection, ref)
             assert row is not None  # noqa: S101 (charges are never deleted)
-            owner = ring.decrypt(row["merchant_key_encrypted"], context=_context(ref))
+            owner = ring.decrypt(row["merchant_key_encrypted"], context=charge_context(_FAKE, ref))
             if row["amount"] != amount or owner != merchant:
                 return _refuse(409, "duplicate ref_id")
     return _ok(_charge(row), 201)
-
-
-async def _own_charge(request: Request, merchant: str, ref: uuid.UUID) -> asyncpg.Record | None:
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    if row is None or not row["charge_id"].startswith(CHARGE_PREFIX):
-        return None
-    ring: KeyRing = request.app.state.key_ring
-    return row if ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) == merchant else None
 
 
 @router.get("/api/v1/transactions/{ref}", summary="A transaction's status (Hilogate)")
@@ -152,7 +139,7 @@ async def transaction_status(ref: uuid.UUID, request: Request) -> JSONResponse:
     merchant, _, refused = await _merchant(request)
     if refused is not None or merchant is None:
         return refused or _refuse(401, "invalid signature")
-    row = await _own_charge(request, merchant, ref)
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, merchant, ref)
     return _ok(_charge(row)) if row is not None else _refuse(404, "transaction not found")
 
 
@@ -163,7 +150,7 @@ async def set_answer(ref: uuid.UUID, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
-    merchant = ring.decrypt(row["merchant_key_encrypted"], context=_context(row["merchant_ref"]))
+    merchant = ring.decrypt(row["merchant_key_encrypted"], context=charge_context(_FAKE, row["merchant_ref"]))
     # The charge as it is (not as the test knob makes status queries answer).
     event = _charge(row) | {"amount": row["amount"], "status": _STATUS[row["status"]], "net_amount": row["amount"],
                             "total_fee": 0, "rrn": row["charge_id"][-12:]}  # fmt: skip

@@ -44,8 +44,10 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
+from gerbang.sandbox.fakes import charge_context, json_body, own_charge
 
 PREFIX = "/sandbox/ing1"
+_FAKE = "ing1"
 CHARGE_PREFIX = "ing1_"
 DISBURSEMENT_PREFIX = "ing1d_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
@@ -68,18 +70,6 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-ing1:{ref}"
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _merchant(request: Request) -> str | None:
     """The merchant of a valid bearer token; None (answered rc 98) for a missing, unknown or expired one,
     or once when told to."""
@@ -100,7 +90,7 @@ def _invalid_token() -> JSONResponse:
 
 @router.post("/{version}/user/login", summary="Log in for a bearer token (ING1)")
 async def login(version: str, request: Request) -> JSONResponse:
-    body = await _json(request)
+    body = await json_body(request)
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str) or not email or len(password) < 8:
         return _answer(401, "Invalid email or password")
@@ -132,7 +122,7 @@ async def cashin_create(version: str, request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _invalid_token()
-    body = await _json(request)
+    body = await json_body(request)
     try:
         ref, amount = uuid.UUID(str(body["client_reff"])), body["amount"]
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or not body.get("product_code"):
@@ -147,7 +137,7 @@ async def cashin_create(version: str, request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name="ing1", settlement_delay_s=0,
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transaction/callback/ing1",
             expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(merchant, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
     if row is None:
         return _answer(17, "Duplicate client_reff")
@@ -164,20 +154,13 @@ async def cashin_check(version: str, request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _invalid_token()
-    body = await _json(request)
+    body = await json_body(request)
     try:
         ref = uuid.UUID(str(body["client_reff"]))
     except (ValueError, KeyError, TypeError):
         return _answer(14, "Invalid parameter")
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != merchant
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, merchant, ref)
+    if row is None:
         return _answer(14, "Transaction not found")
     return JSONResponse(_charge(row))
 
@@ -229,7 +212,7 @@ async def cashout_inquiry(version: str, request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _invalid_token()
-    body = await _json(request)
+    body = await json_body(request)
     bank, number = bank_name(str(body.get("bank_code", ""))), str(body.get("account_no", ""))
     amount, client_reff = body.get("amount"), body.get("client_reff")
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or not isinstance(client_reff, str):
@@ -270,7 +253,7 @@ async def cashout_payment(version: str, request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _invalid_token()
-    body = await _json(request)
+    body = await json_body(request)
     inquiry = _inquiries.get(str(body.get("reff", "")))
     if inquiry is None or inquiry["merchant"] != merchant or inquiry["client_reff"] != body.get("client_reff"):
         return _answer(14, "Inquiry not found")
@@ -304,7 +287,7 @@ async def cashout_check(version: str, request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return _invalid_token()
-    body = await _json(request)
+    body = await json_body(request)
     try:
         ref = uuid.UUID(str(body["client_reff"]))
     except (ValueError, KeyError, TypeError):

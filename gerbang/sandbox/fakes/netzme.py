@@ -57,9 +57,10 @@ from gerbang.kit.crypto import KeyRing
 from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import JAKARTA, utcnow
 from gerbang.sandbox import repository
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import charge_context, own_charge, send
 
 PREFIX = "/sandbox/netzme"
+_FAKE = "netzme"
 CHARGE_PREFIX = "ntz_"
 NOTIFY_PATH = "/api/v1/transaction/callback/netzme"
 TOKEN_TTL_S = 900
@@ -267,10 +268,6 @@ async def _client(request: Request, service: str) -> tuple[str | None, bytes, JS
     return client_id, raw, None
 
 
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-netzme:{ref}"
-
-
 def _money(amount: object) -> dict[str, str]:
     return {"value": f"{amount}.00", "currency": "IDR"}
 
@@ -303,7 +300,7 @@ async def qr_generate(request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name="netzme", settlement_delay_s=0,
             callback_url=str(request.base_url).rstrip("/") + NOTIFY_PATH,
             expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(client_id, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(client_id, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
     if row is None:
         return _answer("4094701", "Duplicate partnerReferenceNo")
@@ -324,15 +321,8 @@ async def qr_query(request: Request) -> JSONResponse:
         ref = uuid.UUID(str(json.loads(raw)["originalPartnerReferenceNo"]))
     except (ValueError, KeyError, TypeError):
         return _answer("4005102", "Invalid Mandatory Field originalPartnerReferenceNo")
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != client_id
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, client_id, ref)
+    if row is None:
         return _answer("4045101", "Transaction Not Found")
     answer = _answers.get(ref, {})
     status = answer.get("latestTransactionStatus", _STATUS[row["status"]])

@@ -35,9 +35,10 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send, settled
+from gerbang.sandbox.fakes import charge_context, json_body, own_charge, send, settled
 
 PREFIX = "/sandbox/oy"
+_FAKE = "oy"
 CHARGE_PREFIX = "oy_"
 DISBURSEMENT_PREFIX = "oyd_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
@@ -58,18 +59,6 @@ def _answer(code: str, message: str, **data: Any) -> JSONResponse:
 def _merchant(request: Request) -> str | None:
     username, key = request.headers.get("x-oy-username", ""), request.headers.get("x-api-key", "")
     return sha256_hex(f"oy:{username}:{key}".encode()) if username and len(key) >= 8 else None
-
-
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-oy:{ref}"
-
-
-async def _json(request: Request) -> dict[str, Any] | None:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _wib(moment: datetime) -> str:
@@ -94,13 +83,12 @@ async def create_transaction(request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return JSONResponse({"status": {"code": "208", "message": "API Key is not valid"}}, 401)
-    body = await _json(request)
+    body = await json_body(request)
     try:
-        assert body is not None  # noqa: S101 (turned into the 990 below)
         ref, amount = uuid.UUID(str(body["partner_trx_id"])), body["receive_amount"]
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError("bad amount")
-    except (AssertionError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return _answer("990", "Parameter request is not complete")
     database: Database = request.app.state.database
     ring: KeyRing = request.app.state.key_ring
@@ -110,7 +98,7 @@ async def create_transaction(request: Request) -> JSONResponse:
             method="qris", channel=None, merchant_name="oy", settlement_delay_s=SETTLEMENT_DELAY_S,
             callback_url=str(request.base_url).rstrip("/") + "/api/v1/transaction/callback/oy",
             expires_at=utcnow() + timedelta(minutes=30),
-            merchant_key_encrypted=ring.encrypt(merchant, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(merchant, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
         if row is None:
             return _answer("203", "Duplicate Partner Tx Id")
@@ -125,20 +113,13 @@ async def check_status(request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return JSONResponse({"status": {"code": "208", "message": "API Key is not valid"}}, 401)
-    body = await _json(request)
+    body = await json_body(request)
     try:
-        ref = uuid.UUID(str((body or {})["partner_trx_id"]))
+        ref = uuid.UUID(str(body["partner_trx_id"]))
     except (ValueError, KeyError, TypeError):
         return _answer("990", "Parameter request is not complete")
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != merchant
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, merchant, ref)
+    if row is None:
         return _answer("204", "Partner Tx ID is not found")
     return _answer("000", "Success", **_charge(row))
 
@@ -159,7 +140,7 @@ async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
 async def account_inquiry(request: Request) -> JSONResponse:
     if _merchant(request) is None:
         return JSONResponse({"status": {"code": "208", "message": "API Key is not valid"}}, 401)
-    body = await _json(request) or {}
+    body = await json_body(request)
     bank, number = bank_name(str(body.get("bank_code", ""))), str(body.get("account_number", ""))
     if bank is None:
         return _answer("209", "Bank Code is not found")
@@ -183,14 +164,13 @@ async def remit(request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return JSONResponse({"status": {"code": "208", "message": "API Key is not valid"}}, 401)
-    body = await _json(request)
+    body = await json_body(request)
     try:
-        assert body is not None  # noqa: S101 (turned into the 990 below)
         ref, amount = uuid.UUID(str(body["partner_trx_id"])), body["amount"]
         bank, number = bank_name(str(body["recipient_bank"])), str(body["recipient_account"])
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError("bad amount")
-    except (AssertionError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return _answer("990", "Parameter request is not complete")
     if bank is None or payouts.holder_name(number) is None:
         return _answer("209", "Bank or account is not found")
@@ -219,9 +199,9 @@ async def remit_status(request: Request) -> JSONResponse:
     merchant = _merchant(request)
     if merchant is None:
         return JSONResponse({"status": {"code": "208", "message": "API Key is not valid"}}, 401)
-    body = await _json(request)
+    body = await json_body(request)
     try:
-        ref = uuid.UUID(str((body or {})["partner_trx_id"]))
+        ref = uuid.UUID(str(body["partner_trx_id"]))
     except (ValueError, KeyError, TypeError):
         return _answer("990", "Parameter request is not complete")
     row = await payouts.current(request.app.state.database, request.app.state.key_ring, ref)

@@ -46,9 +46,10 @@ from gerbang.kit.qris import QrisMerchant, dynamic_payload
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
-from gerbang.sandbox.fakes import send
+from gerbang.sandbox.fakes import charge_context, json_body, own_charge, send
 
 PREFIX = "/sandbox/piro"
+_FAKE = "piro"
 CHARGE_PREFIX = "piro_"
 DISBURSEMENT_PREFIX = "pirod_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
@@ -122,18 +123,6 @@ class _Caller:
         return None
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _context(ref: uuid.UUID) -> str:
-    return f"fake-piro:{ref}"
-
-
 def _whole(amount: object) -> int | None:
     return int(amount[:-3]) if isinstance(amount, str) and _AMOUNT.fullmatch(amount) else None
 
@@ -152,7 +141,7 @@ def _charge(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/v1/payments", summary="Create a QRIS payment (Piro)")
 async def create_payment(request: Request) -> JSONResponse:
-    caller, body = _Caller(request), await _body(request)
+    caller, body = _Caller(request), await json_body(request)
     amount, order_id, callback_url = _whole(body.get("amount")), str(body.get("orderId", "")), body.get("callbackUrl")
     refused = caller.refusal(str(body.get("amount", "")), order_id)
     if refused is not None:
@@ -170,7 +159,7 @@ async def create_payment(request: Request) -> JSONResponse:
             connection, merchant_ref=ref, charge_id=CHARGE_PREFIX + secrets.token_hex(12), amount=amount,
             method="qris", channel=None, merchant_name=str(body["merchantId"])[:100],
             callback_url=str(callback_url)[:2000], expires_at=utcnow() + timedelta(minutes=30), settlement_delay_s=0,
-            merchant_key_encrypted=ring.encrypt(caller.client_id, context=_context(ref)),
+            merchant_key_encrypted=ring.encrypt(caller.client_id, context=charge_context(_FAKE, ref)),
         )  # fmt: skip
     if row is None:
         return _refuse(409, "DUPLICATE", "duplicate orderId")
@@ -183,15 +172,8 @@ async def payment_status(ref: uuid.UUID, request: Request) -> JSONResponse:
     refused = caller.refusal(caller.position)
     if refused is not None:
         return refused
-    database: Database = request.app.state.database
-    async with database.connection() as connection:
-        row = await repository.get_charge(connection, ref)
-    ring: KeyRing = request.app.state.key_ring
-    if (
-        row is None
-        or not row["charge_id"].startswith(CHARGE_PREFIX)
-        or ring.decrypt(row["merchant_key_encrypted"], context=_context(ref)) != caller.client_id
-    ):
+    row = await own_charge(request, _FAKE, CHARGE_PREFIX, caller.client_id, ref)
+    if row is None:
         return _refuse(404, "NOT_FOUND", "payment not found")
     return _ok(_charge(row))
 
@@ -203,7 +185,7 @@ async def set_answer(ref: uuid.UUID, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
-    client_id = ring.decrypt(row["merchant_key_encrypted"], context=_context(row["merchant_ref"]))
+    client_id = ring.decrypt(row["merchant_key_encrypted"], context=charge_context(_FAKE, row["merchant_ref"]))
     # The payment as it is (not as the test knob makes status queries answer).
     event = _charge(row) | {"amount": f"{row['amount']}.00", "status": _STATUS[row["status"]]}
     del event["qrString"]
@@ -219,7 +201,7 @@ def _holder(number: str) -> str | None:
 
 @router.post("/v1/disbursements/account-validation", summary="Validate a bank account (Piro)")
 async def validate_account(request: Request) -> JSONResponse:
-    caller, body = _Caller(request), await _body(request)
+    caller, body = _Caller(request), await json_body(request)
     number = str(body.get("accountNumber", ""))
     refused = caller.refusal(caller.position, str(body.get("amount", "")), number)
     if refused is not None:
@@ -243,7 +225,7 @@ def _disbursement(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/v1/disbursements", summary="Create a disbursement (Piro)")
 async def create_disbursement(request: Request) -> JSONResponse:
-    caller, body = _Caller(request), await _body(request)
+    caller, body = _Caller(request), await json_body(request)
     number, amount = str(body.get("accountNumber", "")), _whole(body.get("amount"))
     refused = caller.refusal(caller.position, str(body.get("amount", "")), number)
     if refused is not None:
