@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     """A withdrawal the provider has not accepted (down, or we crashed) is resubmitted after this."""
     withdrawal_poll_after: Duration = timedelta(minutes=5)
     """A PROCESSING withdrawal with no callback for this long is asked about."""
+    payin_poll_after: Duration = timedelta(minutes=2)
+    """A PENDING pay-in with no word from its provider for this long is asked about by the worker (then again
+    after as long), so a lost callback neither waits for someone to read the order nor lets it expire unpaid."""
     webhook_concurrency: int = Field(default=64, ge=1, le=1000)
     """Webhook attempts a worker keeps in flight at once."""
     webhook_timeout: Duration = timedelta(seconds=10)

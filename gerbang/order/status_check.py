@@ -1,4 +1,5 @@
-"""Asking the provider about a PENDING order when somebody reads its status and our last look is stale.
+"""Asking the provider about a PENDING order when somebody reads its status and our last look is stale, and
+now and then from the worker (`poll_pending`) for the orders nobody reads.
 
 A lost callback must not leave a paid order PENDING forever, so a status read triggers a status query.
 At most one query per order per `STALE_AFTER`, whichever process serves the read: the check is claimed
@@ -8,10 +9,11 @@ transaction; its answer then moves the order by the same rules as a verified cal
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, or_, select, update
 
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Query
@@ -70,3 +72,34 @@ async def refresh_from_provider(pay_in: PayIn, order_id: uuid.UUID) -> bool:
         )
         await flag_outcome(connection, account["provider"], order, outcome, source="status answer")
     return True
+
+
+_DUE_FOR_A_LOOK = Query(
+    select(Order.id)
+    .where(
+        Order.status == "PENDING",
+        Order.provider_account_id.is_not(None),
+        Order.created_at < bindparam("looked_before"),
+        or_(Order.last_status_check_at.is_(None), Order.last_status_check_at < bindparam("looked_before")),
+    )
+    # The partial index of PENDING orders by expiry: the ones closest to expiring are asked first.
+    .order_by(Order.expires_at)
+    .limit(bindparam("batch"))
+)
+
+
+async def poll_pending(pay_in: PayIn, now: datetime, every: timedelta, batch: int = 50, concurrency: int = 10) -> int:
+    """Asks the provider about up to `batch` PENDING orders not looked at for `every` (nor created within it),
+    `concurrency` at a time; returns how many it asked. Each is claimed like a status read, so a read and the
+    poller, or two workers, never ask twice within `STALE_AFTER`. A paid order whose callback was lost then
+    becomes PAID without anyone reading it, and before it would expire unpaid."""
+    async with pay_in.database.connection() as connection:
+        rows = await _DUE_FOR_A_LOOK.fetch(connection, looked_before=now - every, batch=batch)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def ask(order_id: uuid.UUID) -> bool:
+        async with limit:
+            return await refresh_from_provider(pay_in, order_id)
+
+    asked = await asyncio.gather(*(ask(row["id"]) for row in rows))
+    return sum(asked)

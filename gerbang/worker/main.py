@@ -14,11 +14,14 @@ from prometheus_client import CollectorRegistry, start_http_server
 from gerbang.alerts.delivery import AlertSender
 from gerbang.alerts.metrics import AlertMetrics
 from gerbang.auth import service as auth_service
+from gerbang.calendar.service import CalendarCache
 from gerbang.config import Settings
-from gerbang.db import Database, asyncpg_dsn
+from gerbang.db import Database, RowChanges, asyncpg_dsn
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.time import utcnow
 from gerbang.order.expiry import BATCH, expire_due_orders
+from gerbang.order.service import PayIn
+from gerbang.order.status_check import poll_pending
 from gerbang.provider.registry import apply_timeouts
 from gerbang.scheduler.runner import Scheduler
 from gerbang.webhook.metrics import WebhookMetrics
@@ -59,6 +62,24 @@ def worker_loops(database: Database, settings: Settings, dsn: str, registry: Col
 
             await periodic("withdrawals.recover", timedelta(seconds=2), recover).run(stop)
 
+    async def poll_pending_payins(stop: asyncio.Event) -> None:
+        # The pay-in path as the API has it: one HTTP session, and the calendar kept while no setting changes.
+        row_changes = RowChanges(dsn)
+        await row_changes.start()
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+                pay_in = PayIn(
+                    database, KeyRing(settings.secret_keys), session, CalendarCache(row_changes),
+                    settings.public_base_url,
+                )  # fmt: skip
+
+                async def poll() -> None:
+                    await poll_pending(pay_in, utcnow(), settings.payin_poll_after)
+
+                await periodic("orders.poll_pending", timedelta(seconds=15), poll).run(stop)
+        finally:
+            await row_changes.stop()
+
     async def expire_orders() -> None:
         while await expire_due_orders(database, utcnow()) == BATCH:
             pass
@@ -71,6 +92,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str, registry: Col
         WorkerLoop("alerts.send", alert_sender.run),
         periodic("alerts.measure", timedelta(seconds=15), alert_sender.measure),
         periodic("orders.expire", timedelta(seconds=10), expire_orders),
+        WorkerLoop("orders.poll_pending", poll_pending_payins),
         WorkerLoop("withdrawals.recover", recover_withdrawals),
         periodic("auth.forget_expired_signatures", timedelta(minutes=1), forget_expired_signatures),
         *relay_loops(database, settings, dsn, registry),
