@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -10,6 +10,16 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def jakarta_midnight(day: date) -> datetime:
+    """The start of `day` in Asia/Jakarta."""
+    return datetime.combine(day, time.min, tzinfo=JAKARTA)
+
+
+def jakarta_days(first: date, last: date) -> tuple[datetime, datetime]:
+    """`[start, end)` of the Asia/Jakarta days `first` to `last`, both included."""
+    return jakarta_midnight(first), jakarta_midnight(last + timedelta(days=1))
 
 
 def to_jakarta(moment: datetime) -> datetime:

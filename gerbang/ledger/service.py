@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import asyncpg
 
 from gerbang.exceptions import Conflict, NotFound, UnprocessableEntity
 from gerbang.kit.money import MoneyError, amount, positive_amount
 from gerbang.kit.sql import Connection
-from gerbang.kit.time import JAKARTA
+from gerbang.kit.time import jakarta_days
 from gerbang.ledger import repository
 from gerbang.ledger.schemas import (
     PLATFORM,
@@ -431,16 +431,12 @@ async def account_history(
     return HistoryPage(items=items, next_before=items[-1].entry_id if len(rows) > limit else None)
 
 
-def _jakarta_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=JAKARTA)
-
-
 async def statement(connection: Connection, account_id: int, first_day: date, last_day: date) -> Statement:
     """Opening balance, every entry and closing balance for whole Asia/Jakarta days, both included."""
     if last_day < first_day:
         raise InvalidPosting("the statement's last day is before its first")
     await account_balance(connection, account_id)
-    start, end = _jakarta_midnight(first_day), _jakarta_midnight(last_day + timedelta(days=1))
+    start, end = jakarta_days(first_day, last_day)
     opening = await repository.balance_before(connection, account_id, start)
     entries = [
         HistoryEntry(**dict(row)) for row in await repository.entries_between(connection, account_id, start, end)

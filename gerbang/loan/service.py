@@ -20,7 +20,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -28,7 +28,7 @@ import asyncpg
 from gerbang.db import Database
 from gerbang.exceptions import Conflict, GerbangError, NotFound
 from gerbang.kit.sql import Connection
-from gerbang.kit.time import JAKARTA, utcnow
+from gerbang.kit.time import jakarta_days, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.loan import repository
 from gerbang.loan.schemas import (
@@ -200,14 +200,6 @@ async def mark_settled(connection: Connection, body: MarkSettled, settled_by: st
 
 
 # -- by range: preview and jobs ----------------------------------------------------------------------------
-
-
-def jakarta_days(first: date, last: date) -> tuple[datetime, datetime]:
-    """`[start, end)` of the Asia/Jakarta days `first` to `last`, both included."""
-    return (
-        datetime.combine(first, time.min, tzinfo=JAKARTA),
-        datetime.combine(last + timedelta(days=1), time.min, tzinfo=JAKARTA),
-    )
 
 
 async def _check_filters(connection: Connection, filters: RangeFilters) -> None:

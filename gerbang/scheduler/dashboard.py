@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import asyncpg
 from sqlalchemy import text
@@ -29,7 +29,7 @@ from sqlalchemy import text
 from gerbang.events.alerts import raise_alert
 from gerbang.kit.money import format_idr
 from gerbang.kit.sql import Query
-from gerbang.kit.time import JAKARTA, to_jakarta, utcnow
+from gerbang.kit.time import jakarta_midnight, to_jakarta, utcnow
 from gerbang.scheduler.base import Job, JobContext, JobResult
 
 # One row per partner: its figures (zero when it had nothing) and its available balance in the ledger.
@@ -137,8 +137,8 @@ async def summarise(ctx: JobContext) -> JobResult:
     today = to_jakarta(until - timedelta(microseconds=1)).date()
     month_start = today.replace(day=1)
     window = {
-        "day_start": datetime.combine(today, time.min, tzinfo=JAKARTA),
-        "month_start": datetime.combine(month_start, time.min, tzinfo=JAKARTA),
+        "day_start": jakarta_midnight(today),
+        "month_start": jakarta_midnight(month_start),
         "until": until,
     }
     counts: dict[str, int] = {}

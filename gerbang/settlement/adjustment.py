@@ -13,7 +13,7 @@ again); an apply already made returns the adjustment as it was applied, posting 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from gerbang.calendar.service import load_calendar
 from gerbang.exceptions import Conflict, NotFound, UnprocessableEntity
 from gerbang.kit.sql import Connection
-from gerbang.kit.time import JAKARTA
+from gerbang.kit.time import JAKARTA, jakarta_days
 from gerbang.ledger import batch as ledger_batch
 from gerbang.order.callbacks import payin_fee
 from gerbang.partner.schemas import Percent, Rupiah
@@ -158,10 +158,6 @@ def _rates(fee: AdjustmentFee) -> tuple[str, Decimal | None, int | None]:
     return "rate", fee.percent if fee.percent is not None else Decimal(0), fee.flat or 0
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=JAKARTA)
-
-
 async def _select(connection: Connection, body: AdjustmentCreate) -> list[asyncpg.Record]:
     if (body.order_ids is None) == (body.range is None):
         raise InvalidAdjustment("select orders by orderIds or by range, not both")
@@ -182,10 +178,10 @@ async def _select(connection: Connection, body: AdjustmentCreate) -> list[asyncp
         raise InvalidAdjustment("dateTo is before dateFrom")
     if (span.date_to - span.date_from).days >= MAX_RANGE_DAYS:
         raise InvalidAdjustment(f"a range covers at most {MAX_RANGE_DAYS} days")
+    start, end = jakarta_days(span.date_from, span.date_to)
     orders = await repository.orders_between(
         connection, by_settlement=span.by == "settled", account_id=span.provider_account_id,
-        partner_id=span.partner_id, start=_midnight(span.date_from), end=_midnight(span.date_to + timedelta(days=1)),
-        limit=MAX_ORDERS + 1,
+        partner_id=span.partner_id, start=start, end=end, limit=MAX_ORDERS + 1,
     )  # fmt: skip
     if not orders:
         raise NoOrdersSelected("no PAID or SETTLED order of that provider account in that range")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.kit.time import JAKARTA
+from gerbang.kit.time import jakarta_days
 from gerbang.settlement import repository
 from gerbang.settlement.manual_schemas import ManualSettlementFilters, Mode
 
@@ -37,10 +37,10 @@ def _listed(column: str, parameter: str, cast: str, mode: Mode) -> str:
 def selection(filters: ManualSettlementFilters, paid_before: datetime) -> Selection:
     """The one translation of filters into SQL: preview, start and every batch of the run select with it.
     PAID orders paid in `[dateFrom, dateTo]` (Jakarta days) and before `paid_before`, then the rest."""
-    until = datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=JAKARTA)
+    paid_from, until = jakarta_days(filters.date_from, filters.date_to)
     conditions = ["o.status = 'PAID'", "o.paid_at >= :paid_from", "o.paid_at < :paid_until"]
     values: dict[str, Any] = {
-        "paid_from": datetime.combine(filters.date_from, time.min, tzinfo=JAKARTA),
+        "paid_from": paid_from,
         "paid_until": min(until, paid_before),
     }
     if len(set(filters.days_of_week)) < 7:

@@ -13,10 +13,10 @@ account: every order paid before `due_before(...)` is due. The job selects on th
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from gerbang.kit.calendar import BusinessCalendar
-from gerbang.kit.time import JAKARTA, to_jakarta
+from gerbang.kit.time import jakarta_midnight, to_jakarta
 
 MAX_SETTLEMENT_DAYS = 30
 _LOOK_BACK_DAYS = 400
@@ -42,10 +42,6 @@ def due_day(calendar: BusinessCalendar, paid_at: datetime, days: int, cutoff_hou
     return calendar.add_business_days(value_day(calendar, local.date(), after_cutoff=after_cutoff), days)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=JAKARTA)
-
-
 def due_before(calendar: BusinessCalendar, now: datetime, days: int, cutoff_hour: int | None) -> datetime | None:
     """Every order paid before the moment returned is due at `now`, and no other (None: none is)."""
     if days == 0:
@@ -59,6 +55,6 @@ def due_before(calendar: BusinessCalendar, now: datetime, days: int, cutoff_hour
         if cutoff_hour is not None:
             late = calendar.add_business_days(value_day(calendar, day, after_cutoff=True), days)
             if late > today:
-                return _midnight(day) + timedelta(hours=cutoff_hour)
-        return _midnight(day + timedelta(days=1))
+                return jakarta_midnight(day) + timedelta(hours=cutoff_hour)
+        return jakarta_midnight(day + timedelta(days=1))
     return None
