@@ -115,14 +115,15 @@ def test_an_order_is_created_paid_through_the_sandbox_and_credited(tmp_path: Pat
 
 
 def test_gerbang_run_switches_the_demo_to_a_providers_fake(tmp_path: Path) -> None:
-    """`gerbang run --provider X`, one start after another on the same data: each start adds that fake's
-    account ahead of the others, and a payment then goes through X's own protocol (Oy!: an unsigned callback
-    that only prompts a status query; Netzme: SNAP BI, RSA-signed notify) to PAID."""
+    """`gerbang run --provider X`, one start after another on the same data: each start switches the demo to
+    X (its fake's account, made the first time, is preferred over the demo's others), and a payment then goes
+    through X's own protocol (Oy!: an unsigned callback that only prompts a status query; Netzme: SNAP BI,
+    RSA-signed notify) to PAID; switching back to Oy! reuses its account."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(GERBANG_PORT=str(port))
-    for number, provider in enumerate(("oy", "netzme"), start=1):
-        with (tmp_path / f"run-{provider}.log").open("wb") as log:
+    for number, provider in enumerate(("oy", "netzme", "oy"), start=1):
+        with (tmp_path / f"run-{number}.log").open("wb") as log:
             process = subprocess.Popen(
                 [*GERBANG, "run", "--provider", provider], cwd=tmp_path, env=env, stdout=log, stderr=log
             )
@@ -131,7 +132,7 @@ def test_gerbang_run_switches_the_demo_to_a_providers_fake(tmp_path: Path) -> No
             partner = _read_credentials(tmp_path)["partner"]
             with httpx.Client(base_url=base, timeout=10) as http:
                 path = "/api/v1/payments"
-                body = orjson.dumps({"amount": 50_000 + number, "reference": f"E2E-{provider}"})
+                body = orjson.dumps({"amount": 50_000 + number, "reference": f"E2E-{number}-{provider}"})
                 created = http.post(path, content=body, headers=_signed(partner, "POST", path, body))
                 assert created.status_code == 201, created.text
                 order_id = created.json()["result"]["orderId"]
@@ -151,11 +152,11 @@ def test_gerbang_run_switches_the_demo_to_a_providers_fake(tmp_path: Path) -> No
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
-        assert process.returncode == 0, (tmp_path / f"run-{provider}.log").read_text()[-3000:]
+        assert process.returncode == 0, (tmp_path / f"run-{number}.log").read_text()[-3000:]
     reconcile = subprocess.run(
         [*GERBANG, "reconcile", "--json"], cwd=tmp_path, env=env, capture_output=True, timeout=60, check=False
     )
     report = json.loads(reconcile.stdout)
     assert (report["drifting_accounts"], report["unbalanced_transactions"], report["transactions_checked"]) == (
-        [], [], 2,
+        [], [], 3,
     )  # fmt: skip

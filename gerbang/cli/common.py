@@ -15,6 +15,8 @@ def load_cli_settings(**overrides: object) -> Settings:
 
 SEEDED_SETTING = "demo.seeded"
 """The platform setting that says the demo data is there (`gerbang run` seeds it once)."""
+CURRENT_PROVIDER_SETTING = "demo.current_provider"
+"""The provider whose fake the demo's routing prefers (the last `gerbang run --provider`)."""
 
 
 def credentials_file(settings: Settings) -> Path:

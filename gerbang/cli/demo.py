@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from gerbang.auth import user_repository
 from gerbang.auth.sessions import AdminRole, PartnerRole, create_admin, create_partner_user
-from gerbang.cli.common import SEEDED_SETTING, credentials_file
+from gerbang.cli.common import CURRENT_PROVIDER_SETTING, SEEDED_SETTING, credentials_file
 from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
@@ -71,6 +72,7 @@ async def seed(database: Database, settings: Settings) -> dict[str, Any] | None:
         await user_repository.put_setting(
             connection, SEEDED_SETTING, {"partner_id": str(partner.partner_id), "account_id": str(account.id)}, now
         )
+        await user_repository.put_setting(connection, CURRENT_PROVIDER_SETTING, settings.demo_provider, now)
     return {
         "admin": {"email": ADMIN_EMAIL, "password": admin_password, "console": f"{settings.public_base_url}/docs"},
         "partner": {
@@ -157,14 +159,30 @@ def demo_account(settings: Settings) -> AccountCreate:
 
 
 async def _ensure_demo_provider(connection: Connection, key_ring: KeyRing, settings: Settings) -> None:
-    """On a later start with another `--provider`: that fake's account, once, ahead of the others (priority 0)."""
-    if settings.demo_provider == "sandbox":
+    """A start with another `--provider` switches the demo to it: that fake's account (made the first time)
+    gets priority 0 and the demo's other accounts 100, so routing prefers it until the next switch."""
+    chosen = settings.demo_provider
+    if await user_repository.get_setting(connection, CURRENT_PROVIDER_SETTING) == chosen:
         return
-    setting = f"demo.provider.{settings.demo_provider}"
-    if await user_repository.get_setting(connection, setting):
-        return
-    account = await create_account(connection, key_ring, demo_account(settings), utcnow())
-    await user_repository.put_setting(connection, setting, {"account_id": str(account.id)}, utcnow())
+    first = await user_repository.get_setting(connection, SEEDED_SETTING)
+    account_ids = {uuid.UUID(first["account_id"])}
+    for setting in await connection.fetch("SELECT value FROM platform_settings WHERE key LIKE 'demo.provider.%'"):
+        account_ids.add(uuid.UUID(setting["value"]["account_id"]))
+    chosen_id = await connection.fetchval(
+        "SELECT id FROM provider_accounts WHERE id = ANY($1) AND provider = $2 ORDER BY created_at LIMIT 1",
+        list(account_ids), chosen,
+    )  # fmt: skip
+    if chosen_id is None:
+        chosen_id = (await create_account(connection, key_ring, demo_account(settings), utcnow())).id
+        await user_repository.put_setting(
+            connection, f"demo.provider.{chosen}", {"account_id": str(chosen_id)}, utcnow()
+        )
+        account_ids.add(chosen_id)
+    await connection.execute(
+        "UPDATE provider_accounts SET priority = CASE WHEN id = $2 THEN 0 ELSE 100 END WHERE id = ANY($1)",
+        list(account_ids), chosen_id,
+    )  # fmt: skip
+    await user_repository.put_setting(connection, CURRENT_PROVIDER_SETTING, chosen, utcnow())
 
 
 def write_credentials(settings: Settings, credentials: dict[str, Any]) -> Path:

@@ -19,7 +19,7 @@ import urllib.request
 from types import FrameType
 from typing import Any
 
-from gerbang.cli.common import SEEDED_SETTING, credentials_file
+from gerbang.cli.common import CURRENT_PROVIDER_SETTING, SEEDED_SETTING, credentials_file
 from gerbang.config import Environment, Settings
 from gerbang.kit.log import get_logger
 from gerbang.migration import upgrade_to_head
@@ -58,19 +58,19 @@ class Supervisor:
 
         from gerbang.db import Database, asyncpg_dsn
 
-        wanted = [SEEDED_SETTING] + (
-            [] if self.settings.demo_provider == "sandbox" else [f"demo.provider.{self.settings.demo_provider}"]
-        )
-
         async def seeded_before() -> bool:
             # Asked with one statement before importing the seeding code, which loads most of the app (seconds
-            # of CPU the children need now): a later start usually has nothing to seed.
+            # of CPU the children need now): a later start with the same provider has nothing to do.
             connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
             try:
-                found = await connection.fetchval("SELECT count(*) FROM platform_settings WHERE key = ANY($1)", wanted)
+                found = await connection.fetchval(
+                    "SELECT count(*) FROM platform_settings "
+                    "WHERE key = $1 OR (key = $2 AND value = to_jsonb($3::text))",
+                    SEEDED_SETTING, CURRENT_PROVIDER_SETTING, self.settings.demo_provider,
+                )  # fmt: skip
             finally:
                 await connection.close()
-            return bool(found == len(wanted))
+            return bool(found == 2)
 
         if uvloop.run(seeded_before()):
             print(f"demo data: logins and keys are in {credentials_file(self.settings)}", flush=True)
