@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -18,8 +19,9 @@ from gerbang.ledger import service as ledger
 from gerbang.scheduler.base import JobContext, JobResult
 from gerbang.settlement.jobs import SETTLEMENT_CHECK
 from tests.auth.people import Tenant
+from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post, admin, live, post, shop
-from tests.withdrawal.conftest import s2s
+from tests.withdrawal.conftest import balances, s2s
 
 __all__ = ["admin", "live", "post", "s2s", "shop"]
 
@@ -92,6 +94,46 @@ async def paid_order(post: Post, shop: Tenant, live: str, reference: str, amount
     return order_id
 
 
+async def qr_order(post: Post, shop: Tenant, reference: str, amount: int = 150_000) -> dict[str, Any]:
+    """An order created through the partner API, routed to whichever provider account is set up, with its QR."""
+    response = await post(shop, "/api/v1/payments", {"amount": amount, "reference": reference})
+    assert response.status_code == 201, response.text
+    result = dict(response.json()["result"])
+    assert result["qrPayload"]
+    return result
+
+
+async def paid_twice_credited_once(
+    live: str, database: Database, shop: Tenant, order_id: str, amount: int = 150_000
+) -> httpx.Response:
+    """The order paid at its provider's fake, then the provider's word once more (its retry), each answered 200:
+    PAID once, with one posting and one webhook, and `amount - fee` in the partner's pending balance (nothing
+    available, nothing held). Returns the fake's first answer."""
+    async with httpx.AsyncClient(base_url=live) as http:
+        paid = await http.post(f"/sandbox/orders/{order_id}/pay")
+        assert paid.json()["callback"]["status_code"] == 200, paid.text
+        again = await http.post(f"/sandbox/orders/{order_id}/pay")
+        assert again.json()["callback"]["status_code"] == 200
+    assert await order_state(database, order_id) == ("PAID", 1, 1)
+    fee = await fetch(database, "SELECT fee FROM orders WHERE id = $1", uuid.UUID(order_id))
+    assert await balances(database, shop) == (0, amount - fee, 0)
+    return paid
+
+
+async def paid_yet_pending_ignored_and_flagged(live: str, database: Database, unknown: str, wrong_amount: str) -> None:
+    """Two orders whose provider's status answer was set at its fake to an unknown status (`unknown`) and to a
+    wrong amount (`wrong_amount`), each paid at the fake (its callback answered 200): neither moves, and their
+    callbacks are stored ignored and flagged, in that order."""
+    async with httpx.AsyncClient(base_url=live) as http:
+        for order_id in (unknown, wrong_amount):
+            paid = await http.post(f"/sandbox/orders/{order_id}/pay")
+            assert paid.json()["callback"]["status_code"] == 200
+    assert await order_state(database, unknown) == ("PENDING", 0, 0)
+    assert await order_state(database, wrong_amount) == ("PENDING", 0, 0)
+    outcomes = await fetch(database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks")
+    assert outcomes == ["ignored", "amount_mismatch"]
+
+
 async def run_settlement(database: Database, settings: Settings) -> JobResult:
     """One run of the settlement checker job, as the scheduler would start it."""
     context = JobContext(
@@ -99,6 +141,32 @@ async def run_settlement(database: Database, settings: Settings) -> JobResult:
         parameters={},
     )  # fmt: skip
     return await SETTLEMENT_CHECK.run(context)
+
+
+async def settles_only_what_the_provider_reports(
+    post: Post, shop: Tenant, live: str, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    fake: ModuleType, prefix: str,
+) -> None:  # fmt: skip
+    """With the provider's account on `settlementRule="provider_reported"`: of two paid orders, the one its `fake`
+    reports settled is settled by the settlement checker, once; the other, not yet reported, stays PAID."""
+    monkeypatch.setattr(fake, "SETTLEMENT_DELAY_S", 0)  # the fake reports this one settled at once
+    settled_now = await paid_order(post, shop, live, f"{prefix}-S1")
+    monkeypatch.setattr(fake, "SETTLEMENT_DELAY_S", 3600)  # and this one an hour after its payment
+    settled_later = await paid_order(post, shop, live, f"{prefix}-S2")
+
+    result = await run_settlement(database, settings)
+
+    assert (result.counts["provider_checked"], result.counts["settled"], result.counts["provider_errors"]) == (2, 1, 0)
+    # Postings and webhooks of the whole test: two payments, then one settlement posting and its webhook.
+    assert await order_state(database, settled_now) == ("SETTLED", 3, 3)
+    assert (await order_state(database, settled_later))[0] == "PAID"
+    fees = await fetch(database, "SELECT array_agg(fee ORDER BY reference) FROM orders")
+    async with database.transaction() as connection:
+        found = await ledger.partner_balances(connection, shop.id)
+    assert (found.available, found.pending) == (150_000 - fees[0], 150_000 - fees[1])
+    again = await run_settlement(database, settings)  # the next run: still not reported, nothing settled twice
+    assert (again.counts["provider_checked"], again.counts["settled"]) == (1, 0)
+    await assert_reconciled(database)
 
 
 async def withdraw_through_callback(
@@ -136,7 +204,7 @@ async def withdraw_through_polling(
     withdrawal module's poll of PROCESSING withdrawals (`payouts`: a `withdrawal.service.Payouts`), once: the
     partner's hold is gone and the ledger reconciles. Returns the withdrawal id."""
     from gerbang.withdrawal import service as withdrawals
-    from tests.withdrawal.conftest import balances, reconcile_clean
+    from tests.withdrawal.conftest import reconcile_clean
 
     await fund(database, shop, account_id, 200_000)
     body = {"amount": 100_000, "bankCode": "BCA", "accountNumber": "1234567890", "reference": reference}

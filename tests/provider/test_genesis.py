@@ -29,7 +29,7 @@ from gerbang.provider.registry import PAYOUT_PROVIDERS
 from gerbang.sandbox.fakes import genesis as fake
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, order_state
+from tests.provider.conftest import AddAccount, fetch, order_state, paid_twice_credited_once, qr_order
 from tests.withdrawal.conftest import balances
 
 GENESIS = GenesisProvider()
@@ -121,25 +121,14 @@ async def test_create_and_query_against_the_fake(live: str, session: aiohttp.Cli
 
 async def _genesis_order(add: AddAccount, post: Post, shop: Tenant) -> dict[str, Any]:
     await add("genesis", _credentials())
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": f"GEN-{uuid.uuid4().hex[:8]}"})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, f"GEN-{uuid.uuid4().hex[:8]}")
 
 
 async def test_a_genesis_order_is_paid_once_on_genesiss_own_answer(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _genesis_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # Genesis retries
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
-    fee = await fetch(database, "SELECT fee FROM orders WHERE id = $1", uuid.UUID(order["orderId"]))
-    assert await balances(database, shop) == (0, 150_000 - fee, 0)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])  # Genesis retries
     rows = await fetch(
         database, "SELECT array_agg(verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks"
     )

@@ -48,7 +48,15 @@ from gerbang.sandbox.fakes.gidi import fake_credential_key
 from gerbang.withdrawal import service as withdrawals
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, withdraw_through_polling
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    fund,
+    order_state,
+    paid_twice_credited_once,
+    qr_order,
+    withdraw_through_polling,
+)
 from tests.withdrawal.conftest import balances
 
 GIDI = GidiProvider()
@@ -216,29 +224,18 @@ async def test_create_and_status_against_the_fake_with_fresh_request_ids_on_doub
 async def _gidi_order(add: AddAccount, post: Post, shop: Tenant, reference: str = "GIDI-1") -> dict[str, Any]:
     await add("gidi", {"merchantId": "7100001", "subMerchantId": "7200001",
                        "credentialKey": fake_credential_key("7100001")})  # fmt: skip
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": reference})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, reference)
 
 
 async def test_a_gidi_order_is_paid_once_by_its_signed_callback(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _gidi_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # Gidi retries
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])  # Gidi retries
     rows = await fetch(
         database, "SELECT array_agg(verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks"
     )
     assert rows == ["true:applied"]  # the retry is the same notification: recognised, not stored twice
-    fee = await fetch(database, "SELECT fee FROM orders WHERE id = $1", uuid.UUID(order["orderId"]))
-    assert await balances(database, shop) == (0, 150_000 - fee, 0)  # credited to pending, once
 
 
 async def test_a_wrong_signature_or_another_accounts_key_gets_401_and_changes_nothing(

@@ -38,7 +38,14 @@ from gerbang.sandbox.fakes.gudangvoucher import fake_merchant_key
 from tests.auth.people import Tenant
 from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, order_state
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    order_state,
+    paid_twice_credited_once,
+    paid_yet_pending_ignored_and_flagged,
+    qr_order,
+)
 
 GV = GudangVoucherProvider()
 CALLBACK = "/api/v1/transaction/callback/gudangvoucher"
@@ -149,32 +156,19 @@ async def test_create_and_status_against_the_fake_and_another_merchant_sees_noth
 
 async def _gv_order(add: AddAccount, post: Post, shop: Tenant, reference: str = "GV-1") -> dict[str, Any]:
     await add("gudangvoucher", {"merchantId": "GV-M1", "merchantKey": fake_merchant_key("GV-M1")})
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": reference})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, reference)
 
 
 async def test_a_gv_order_is_paid_once_on_gvs_own_answer(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _gv_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # the prompt again
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])  # the prompt again
     rows = await fetch(
         database,
         "SELECT array_agg(provider || ':' || verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks",
     )
     assert rows == ["gudangvoucher:false:applied", "gudangvoucher:false:duplicate"]
-    fee = await fetch(database, "SELECT fee FROM orders WHERE id = $1", uuid.UUID(order["orderId"]))
-    async with database.transaction() as connection:
-        balances = await ledger.partner_balances(connection, shop.id)
-    assert (balances.pending, balances.available) == (150_000 - fee, 0)
     await assert_reconciled(database)
 
 
@@ -211,13 +205,7 @@ async def test_an_unknown_status_stays_pending_and_a_wrong_amount_is_flagged(
     async with httpx.AsyncClient(base_url=live) as http:
         await http.post(f"/sandbox/gudangvoucher/transactions/{unknown['orderId']}/answer", json={"status": "PAID"})
         await http.post(f"/sandbox/gudangvoucher/transactions/{wrong_amount['orderId']}/answer", json={"amount": "1"})
-        for order in (unknown, wrong_amount):
-            paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-            assert paid.json()["callback"]["status_code"] == 200
-    assert await order_state(database, unknown["orderId"]) == ("PENDING", 0, 0)
-    assert await order_state(database, wrong_amount["orderId"]) == ("PENDING", 0, 0)
-    outcomes = await fetch(database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks")
-    assert outcomes == ["ignored", "amount_mismatch"]
+    await paid_yet_pending_ignored_and_flagged(live, database, unknown["orderId"], wrong_amount["orderId"])
 
 
 async def test_an_account_without_a_base_url_takes_the_providers_default(

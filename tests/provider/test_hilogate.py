@@ -12,7 +12,6 @@ import pytest
 
 from gerbang.config import Settings
 from gerbang.db import Database
-from gerbang.ledger import service as ledger
 from gerbang.provider.base import DisbursementStatus, InboundCallback, PaymentStatus, ProviderAccount
 from gerbang.provider.hilogate import (
     HilogateProvider,
@@ -25,14 +24,15 @@ from gerbang.provider.hilogate import signature as hilogate_signature
 from gerbang.sandbox.fakes import hilogate as fake_hilogate
 from gerbang.sandbox.fakes.hilogate import fake_secret
 from tests.auth.people import Tenant
-from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post
 from tests.provider.conftest import (
     AddAccount,
     fetch,
     order_state,
-    paid_order,
-    run_settlement,
+    paid_twice_credited_once,
+    paid_yet_pending_ignored_and_flagged,
+    qr_order,
+    settles_only_what_the_provider_reports,
     withdraw_through_callback,
 )
 
@@ -114,23 +114,14 @@ def test_payment_and_disbursement_callbacks_refuse_each_others_and_oys_formats()
 
 async def _hilogate_order(add: AddAccount, post: Post, shop: Tenant, merchant: str = "HLG-M1") -> dict[str, Any]:
     await add("hilogate", {"merchantId": merchant, "secretKey": fake_secret(merchant)})
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": f"HLG-{uuid.uuid4().hex[:8]}"})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, f"HLG-{uuid.uuid4().hex[:8]}")
 
 
 async def test_a_hilogate_order_is_paid_once_by_its_signed_callback(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _hilogate_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # Hilogate retries
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])  # Hilogate retries
     outcomes = await fetch(
         database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks WHERE provider = 'hilogate'"
     )
@@ -165,13 +156,7 @@ async def test_an_unknown_status_stays_pending_and_a_wrong_amount_is_flagged(
         # Hilogate's status query (what the order moves on) answers an unknown status, then a wrong amount.
         await http.post(f"/sandbox/hilogate/transactions/{unknown['orderId']}/answer", json={"status": "SUCCESSFUL"})
         await http.post(f"/sandbox/hilogate/transactions/{wrong_amount['orderId']}/answer", json={"amount": 1})
-        for order in (unknown, wrong_amount):
-            paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-            assert paid.json()["callback"]["status_code"] == 200
-    assert await order_state(database, unknown["orderId"]) == ("PENDING", 0, 0)
-    assert await order_state(database, wrong_amount["orderId"]) == ("PENDING", 0, 0)
-    outcomes = await fetch(database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks")
-    assert outcomes == ["ignored", "amount_mismatch"]
+    await paid_yet_pending_ignored_and_flagged(live, database, unknown["orderId"], wrong_amount["orderId"])
 
 
 async def test_a_withdrawal_through_hilogate_completes_by_its_callback(
@@ -205,21 +190,6 @@ async def test_provider_reported_settlement_settles_a_hilogate_order_once_hiloga
     merchant = "HLG-SETTLE"
     await add_provider_account("hilogate", {"merchantId": merchant, "secretKey": fake_secret(merchant)},
                                settlementRule="provider_reported")  # fmt: skip
-    monkeypatch.setattr(fake_hilogate, "SETTLEMENT_DELAY_S", 0)  # the fake reports this one settled at once
-    settled_now = await paid_order(post, shop, live, "HLG-S1")
-    monkeypatch.setattr(fake_hilogate, "SETTLEMENT_DELAY_S", 3600)  # and this one an hour after its payment
-    settled_later = await paid_order(post, shop, live, "HLG-S2")
-
-    result = await run_settlement(database, settings)
-
-    assert (result.counts["provider_checked"], result.counts["settled"], result.counts["provider_errors"]) == (2, 1, 0)
-    # Postings and webhooks of the whole test: two payments, then one settlement posting and its webhook.
-    assert await order_state(database, settled_now) == ("SETTLED", 3, 3)
-    assert (await order_state(database, settled_later))[0] == "PAID"
-    fees = await fetch(database, "SELECT array_agg(fee ORDER BY reference) FROM orders")
-    async with database.transaction() as connection:
-        balances = await ledger.partner_balances(connection, shop.id)
-    assert (balances.available, balances.pending) == (150_000 - fees[0], 150_000 - fees[1])
-    again = await run_settlement(database, settings)  # the next run: still not reported, nothing settled twice
-    assert (again.counts["provider_checked"], again.counts["settled"]) == (1, 0)
-    await assert_reconciled(database)
+    await settles_only_what_the_provider_reports(
+        post, shop, live, database, settings, monkeypatch, fake_hilogate, "HLG"
+    )

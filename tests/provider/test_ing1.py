@@ -33,7 +33,16 @@ from gerbang.provider.ing1 import Ing1Provider, cashout_status, payment_status, 
 from gerbang.sandbox.fakes import ing1 as fake
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, withdraw_through_callback
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    fund,
+    order_state,
+    paid_twice_credited_once,
+    paid_yet_pending_ignored_and_flagged,
+    qr_order,
+    withdraw_through_callback,
+)
 
 ING1 = Ing1Provider()
 CREDENTIALS = {"email": "finance@gerbang.test", "password": "ing1-password-0123"}
@@ -186,23 +195,14 @@ async def test_a_refused_login_says_so_without_the_password(live: str, session: 
 
 async def _ing1_order(add: AddAccount, post: Post, shop: Tenant, reference: str = "ING1-1") -> dict[str, Any]:
     await add("ing1", CREDENTIALS)
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": reference})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, reference)
 
 
 async def test_an_ing1_order_is_paid_once_on_ing1s_own_answer(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _ing1_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])
     rows = await fetch(
         database,
         "SELECT array_agg(provider || ':' || verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks",
@@ -233,13 +233,7 @@ async def test_an_unknown_status_stays_pending_and_a_wrong_amount_is_flagged(
     async with httpx.AsyncClient(base_url=live) as http:
         await http.post(f"/sandbox/ing1/transactions/{unknown['orderId']}/answer", json={"rc": 7, "status": "SETTLED"})
         await http.post(f"/sandbox/ing1/transactions/{wrong_amount['orderId']}/answer", json={"amount": 150_001})
-        for order in (unknown, wrong_amount):
-            paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-            assert paid.json()["callback"]["status_code"] == 200
-    assert await order_state(database, unknown["orderId"]) == ("PENDING", 0, 0)
-    assert await order_state(database, wrong_amount["orderId"]) == ("PENDING", 0, 0)
-    outcomes = await fetch(database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks")
-    assert outcomes == ["ignored", "amount_mismatch"]
+    await paid_yet_pending_ignored_and_flagged(live, database, unknown["orderId"], wrong_amount["orderId"])
 
 
 async def test_a_withdrawal_through_ing1_completes_by_its_get_callback(

@@ -51,7 +51,7 @@ from gerbang.sandbox.fakes import netzme as fake
 from tests.auth.people import Tenant
 from tests.ledger.helpers import balance
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, order_state
+from tests.provider.conftest import AddAccount, fetch, order_state, paid_twice_credited_once, qr_order
 
 NETZME = NetzmeProvider()
 # Generated once with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`; a test key, nothing else.
@@ -344,27 +344,16 @@ async def test_a_token_request_with_the_wrong_key_or_secret_is_refused(
 
 async def _netzme_order(add: AddAccount, post: Post, shop: Tenant, live: str, client_id: str) -> dict[str, Any]:
     await add("netzme", await _register(live, client_id))
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": f"NTZ-{uuid.uuid4().hex[:8]}"})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, f"NTZ-{uuid.uuid4().hex[:8]}")
 
 
 async def test_a_netzme_order_is_paid_once_by_its_signed_notify(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _netzme_order(add_provider_account, post, shop, live, "NTZ-C-PAY")
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        assert orjson.loads(paid.json()["callback"]["body"]) == {"responseCode": "2005200",
-                                                                  "responseMessage": "Successful"}  # fmt: skip
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # Netzme retries the notify
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
-    net = await fetch(database, "SELECT amount - fee FROM orders WHERE id = $1", uuid.UUID(order["orderId"]))
-    assert await balance(database, AccountRef(AccountKind.partner_pending, shop.id)) == net
+    paid = await paid_twice_credited_once(live, database, shop, order["orderId"])  # Netzme retries the notify
+    assert orjson.loads(paid.json()["callback"]["body"]) == {"responseCode": "2005200",
+                                                              "responseMessage": "Successful"}  # fmt: skip
     rows = await fetch(
         database, "SELECT array_agg(verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks"
     )

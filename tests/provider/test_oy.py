@@ -13,20 +13,20 @@ from fastapi import FastAPI
 
 from gerbang.config import Settings
 from gerbang.db import Database
-from gerbang.ledger import service as ledger
 from gerbang.provider.base import DisbursementStatus, InboundCallback, PaymentStatus
 from gerbang.provider.oy import OyProvider, payment_status, remit_status, settlement_reported
 from gerbang.sandbox.fakes import oy as fake_oy
 from tests.auth.people import Tenant
-from tests.ledger.helpers import assert_reconciled
 from tests.order.conftest import Post
 from tests.provider.conftest import (
     AddAccount,
     fetch,
     fund,
     order_state,
-    paid_order,
-    run_settlement,
+    paid_twice_credited_once,
+    paid_yet_pending_ignored_and_flagged,
+    qr_order,
+    settles_only_what_the_provider_reports,
     withdraw_through_callback,
 )
 
@@ -76,23 +76,14 @@ def test_callbacks_are_never_verified_and_formats_are_told_apart() -> None:
 
 async def _oy_order(add: AddAccount, post: Post, shop: Tenant, reference: str = "OY-1") -> dict[str, Any]:
     await add("oy", CREDENTIALS)
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": reference})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, reference)
 
 
 async def test_an_oy_order_is_paid_once_on_oys_own_answer(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _oy_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])
     rows = await fetch(
         database, "SELECT array_agg(verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks"
     )
@@ -125,13 +116,7 @@ async def test_an_unknown_status_stays_pending_and_a_wrong_amount_is_flagged(
             f"/sandbox/oy/transactions/{wrong_amount['orderId']}/answer",
             json={"payment_status": "COMPLETE", "receive_amount": 150_001},
         )
-        for order in (unknown, wrong_amount):
-            paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-            assert paid.json()["callback"]["status_code"] == 200
-    assert await order_state(database, unknown["orderId"]) == ("PENDING", 0, 0)
-    assert await order_state(database, wrong_amount["orderId"]) == ("PENDING", 0, 0)
-    outcomes = await fetch(database, "SELECT array_agg(outcome ORDER BY id) FROM provider_callbacks")
-    assert outcomes == ["ignored", "amount_mismatch"]
+    await paid_yet_pending_ignored_and_flagged(live, database, unknown["orderId"], wrong_amount["orderId"])
 
 
 async def test_the_callback_ip_allow_list_refuses_other_sources(
@@ -199,21 +184,4 @@ async def test_provider_reported_settlement_settles_an_oy_order_once_oy_reports_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     await add_provider_account("oy", CREDENTIALS, settlementRule="provider_reported")
-    monkeypatch.setattr(fake_oy, "SETTLEMENT_DELAY_S", 0)  # the fake reports this one settled at once
-    settled_now = await paid_order(post, shop, live, "OY-S1")
-    monkeypatch.setattr(fake_oy, "SETTLEMENT_DELAY_S", 3600)  # and this one an hour after its payment
-    settled_later = await paid_order(post, shop, live, "OY-S2")
-
-    result = await run_settlement(database, settings)
-
-    assert (result.counts["provider_checked"], result.counts["settled"], result.counts["provider_errors"]) == (2, 1, 0)
-    # Postings and webhooks of the whole test: two payments, then one settlement posting and its webhook.
-    assert await order_state(database, settled_now) == ("SETTLED", 3, 3)
-    assert (await order_state(database, settled_later))[0] == "PAID"
-    fees = await fetch(database, "SELECT array_agg(fee ORDER BY reference) FROM orders")
-    async with database.transaction() as connection:
-        balances = await ledger.partner_balances(connection, shop.id)
-    assert (balances.available, balances.pending) == (150_000 - fees[0], 150_000 - fees[1])
-    again = await run_settlement(database, settings)  # the next run: still not reported, nothing settled twice
-    assert (again.counts["provider_checked"], again.counts["settled"]) == (1, 0)
-    await assert_reconciled(database)
+    await settles_only_what_the_provider_reports(post, shop, live, database, settings, monkeypatch, fake_oy, "OY")

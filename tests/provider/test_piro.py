@@ -39,7 +39,15 @@ from gerbang.provider.piro_common import amount_signature, payment_status
 from gerbang.sandbox.fakes import piro as fake
 from tests.auth.people import Tenant
 from tests.order.conftest import Post
-from tests.provider.conftest import AddAccount, fetch, fund, order_state, withdraw_through_callback
+from tests.provider.conftest import (
+    AddAccount,
+    fetch,
+    fund,
+    order_state,
+    paid_twice_credited_once,
+    qr_order,
+    withdraw_through_callback,
+)
 from tests.withdrawal.conftest import balances
 
 PIRO = PiroProvider()
@@ -200,25 +208,14 @@ async def test_account_validation_names_the_holder_or_says_the_account_is_not_th
 
 async def _piro_order(add: AddAccount, post: Post, shop: Tenant, client_id: str = "PIRO-M1") -> dict[str, Any]:
     await add("piro", _credentials(client_id))
-    response = await post(shop, "/api/v1/payments", {"amount": 150_000, "reference": f"PIRO-{uuid.uuid4().hex[:8]}"})
-    assert response.status_code == 201, response.text
-    result = dict(response.json()["result"])
-    assert result["qrPayload"]
-    return result
+    return await qr_order(post, shop, f"PIRO-{uuid.uuid4().hex[:8]}")
 
 
 async def test_a_piro_order_is_paid_once_by_its_signed_callback(
     add_provider_account: AddAccount, post: Post, shop: Tenant, live: str, database: Database
 ) -> None:
     order = await _piro_order(add_provider_account, post, shop)
-    async with httpx.AsyncClient(base_url=live) as http:
-        paid = await http.post(f"/sandbox/orders/{order['orderId']}/pay")
-        assert paid.json()["callback"]["status_code"] == 200, paid.text
-        again = await http.post(f"/sandbox/orders/{order['orderId']}/pay")  # Piro retries
-        assert again.json()["callback"]["status_code"] == 200
-    assert await order_state(database, order["orderId"]) == ("PAID", 1, 1)
-    fee = await fetch(database, "SELECT fee FROM orders WHERE id = $1", uuid.UUID(order["orderId"]))
-    assert await balances(database, shop) == (0, 150_000 - fee, 0)
+    await paid_twice_credited_once(live, database, shop, order["orderId"])  # Piro retries
     rows = await fetch(
         database, "SELECT array_agg(verified::text || ':' || outcome ORDER BY id) FROM provider_callbacks"
     )
