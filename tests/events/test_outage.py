@@ -58,8 +58,15 @@ async def _stop_when_caught_up(tansu: Tansu, consumer: Collector, database: Data
     in-memory broker forgets what it acknowledged, and that loss must not pass for the relay's."""
     for _ in range(100):
         tansu.pause()  # nothing more can be acknowledged...
-        await asyncio.sleep(0.3)  # ...and what was is marked by now
-        if await _published(database) <= consumer.ids():
+        await asyncio.sleep(0.3)
+        published = await _published(database)
+        for _ in range(20):  # ...and what was is marked once two looks 0.3 s apart agree (slower under load)
+            await asyncio.sleep(0.3)
+            marked = await _published(database)
+            if marked == published:
+                break
+            published = marked
+        if published <= consumer.ids():
             tansu.stop()
             return
         tansu.resume()
