@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-import orjson
 from pydantic import SecretStr
 
+from gerbang.kit.jsonobject import json_object
 from gerbang.kit.time import to_jakarta
 
 MESSAGE_LIMIT = 4096
@@ -159,7 +159,7 @@ class TelegramBot:
             return SendResult(Answer.retry, error=f"no answer within {self._timeout.total_seconds():g} s")
         except aiohttp.ClientError as failure:
             return SendResult(Answer.retry, error=self._cut(f"{type(failure).__name__}: {failure}"))
-        body = _json_object(raw)
+        body = json_object(raw)
         said = self._cut(str(body.get("description") or raw[:200].decode("utf-8", errors="replace")))
         if 200 <= status < 300:
             if body.get("ok") is False:
@@ -174,14 +174,6 @@ class TelegramBot:
 
     def _cut(self, text: str) -> str:
         return self.scrub(text)[:_ERROR_LIMIT]
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _retry_after(body: dict[str, Any]) -> timedelta | None:

@@ -12,7 +12,6 @@ owns the row send its own provider's callback. A fake keeps its merchant encrypt
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -24,6 +23,7 @@ from fastapi import Request
 
 from gerbang.db import Database
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.jsonobject import json_object
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import repository
 
@@ -61,11 +61,7 @@ async def own_charge(request: Request, fake: str, prefix: str, merchant: str, re
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object body; {} if it is not one."""
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return json_object(await request.body())
 
 
 def settled(row: asyncpg.Record) -> bool:
