@@ -54,6 +54,38 @@ _ATTEMPTS = """
 """
 _RECORD_CALLS = {False: f"WITH {_ATTEMPTS}", True: f"WITH {_ATTEMPTS}, health AS ({RECORD_HEALTH})"}
 _ORDER_COLUMNS = ", ".join(f"orders.{column.name}" for column in _COLUMNS)
+_CHARGE_COLUMNS = ("provider", "provider_account_id", "provider_reference", "qr_payload", "va_number", "redirect_url")
+# An order created with its method is charged before it is written: the order, its charge, its
+# `payment.created` event, every attempt and the accounts' health in one statement, so the order is one row
+# version, not an insert and then an update of every index. With a conflicting reference nothing of the
+# order is written (the attempts need the order); the health is, as the calls were made.
+_INSERT_CHARGED = {
+    health: Query(
+        text(
+            f"""
+            WITH created AS (
+                INSERT INTO orders ({", ".join((*_NEW_COLUMNS, *_CHARGE_COLUMNS))}, metadata)
+                VALUES ({", ".join(f":{name}" for name in (*_NEW_COLUMNS, *_CHARGE_COLUMNS))}, :metadata)
+                ON CONFLICT (partner_id, reference) DO NOTHING
+                RETURNING {_ORDER_COLUMNS}
+            ), created_event AS (
+                INSERT INTO outbox_events (event_id, topic, key, event, data, occurred_at)
+                SELECT CAST(:event_id AS uuid), 'payments.v1', CAST(:event_key AS text), 'payment.created',
+                       CAST(:event_data AS jsonb), CAST(:event_at AS timestamptz)
+                FROM created
+            ), attempts AS (
+                INSERT INTO provider_attempts (order_id, provider_account_id, outcome, error, duration_ms)
+                SELECT created.id, attempt.*
+                FROM created, unnest(CAST(:attempt_ids AS uuid[]), CAST(:outcomes AS text[]),
+                                     CAST(:errors AS text[]), CAST(:durations AS integer[]))
+                     AS attempt(account_id, outcome, error, duration_ms)
+            ){f", health AS ({RECORD_HEALTH})" if health else ""}
+            SELECT * FROM created
+            """
+        )
+    )
+    for health in (False, True)
+}
 # Compare-and-set: the charge is attached once, to a pending order that has none.
 _ATTACH_CHARGE = {
     health: Query(
@@ -122,6 +154,18 @@ async def insert_order(connection: Connection, **values: Any) -> asyncpg.Record 
     """The new order, with its `payment.created` event (`event_id`, `event_data`, `event_at`); None if the
     partner already has an order with this reference."""
     return await _INSERT.fetchrow(connection, event_key=str(values["id"]), **values)
+
+
+async def insert_charged_order(
+    connection: Connection, calls: Sequence[Call], now: datetime, **values: Any
+) -> asyncpg.Record | None:
+    """The new order with the charge the last of `calls` created (`provider`, `provider_account_id`,
+    `provider_reference`, ...), its `payment.created` event and the calls; None if the partner already has an
+    order with this reference (only the accounts' health is written then)."""
+    health, calls_values = _calls(calls)
+    return await _INSERT_CHARGED[health].fetchrow(
+        connection, now=now, event_key=str(values["id"]), **calls_values, **values
+    )
 
 
 async def order_id_by_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> uuid.UUID | None:

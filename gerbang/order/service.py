@@ -1,12 +1,16 @@
 """Creating orders: validate, route, charge, record. The provider call happens between two database
-visits, never inside a transaction: a slow provider must not hold a database connection (and a crash in
-between leaves a PENDING order without a charge, which expires like any other).
+visits, never inside a transaction: a slow provider must not hold a database connection.
+
+An order created with its method (`POST /payments`) is charged first and written once, with its charge,
+attempts and `payment.created` event, in one statement: the order is one row version rather than an insert
+and an update of every index. A crash between the charge and the insert leaves a charge at the provider that
+no customer has seen (the QR or VA number is only in our answer), which expires unpaid there. An order
+created without a method (`/payments/create-order`) is written first and charged when the customer picks,
+by `choose_method`.
 
 Each visit is single statements on a connection outside any transaction, each committing on its own:
 before the call the reads (partner, candidates) need no snapshot in common (each statement of a READ
-COMMITTED transaction sees the latest commits anyway) and the insert is one statement; after it, one
-statement records every attempt, the accounts' health and the charge, and returns the order for the
-response. Nothing is read back that was just written.
+COMMITTED transaction sees the latest commits anyway). Nothing is read back that was just written.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 import aiohttp
 import asyncpg
@@ -123,22 +128,52 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
         accounts = []
         if method is not None:
             accounts = await _candidates(connection, pay_in, partner, method, body.amount, now)
-        reference = body.reference or str(order_id)
-        created = {"id": order_id, "reference": reference, "amount": body.amount, "qr_payload": None}
-        order = await repository.insert_order(
-            connection, id=order_id, partner_id=partner_id, reference=reference, player_id=body.player_id,
-            amount=body.amount, method=method.value if method else None, channel=body.channel, flow=body.flow,
-            customer_name=body.customer_name, customer_email=body.customer_email, customer_phone=body.customer_phone,
-            return_url=body.return_url, expires_at=now + timedelta(minutes=body.expires_in_minutes),
-            metadata=body.metadata, event_id=uuid.uuid4(), event_data=payment_payload(created, "PENDING", None, None),
-            event_at=now,
+    reference = body.reference or str(order_id)
+    created = {"id": order_id, "reference": reference, "amount": body.amount, "qr_payload": None}
+    expires_at = now + timedelta(minutes=body.expires_in_minutes)
+    new_order: dict[str, Any] = {
+        "id": order_id, "partner_id": partner_id, "reference": reference, "player_id": body.player_id,
+        "amount": body.amount, "method": method.value if method else None, "channel": body.channel,
+        "flow": body.flow, "customer_name": body.customer_name, "customer_email": body.customer_email,
+        "customer_phone": body.customer_phone, "return_url": body.return_url, "expires_at": expires_at,
+        "metadata": body.metadata, "event_id": uuid.uuid4(),
+        "event_data": payment_payload(created, "PENDING", None, None), "event_at": now,
+    }  # fmt: skip
+    if method is None:  # the customer picks the method on the checkout, and `choose_method` charges it
+        async with pay_in.database.connection() as connection:
+            order = await repository.insert_order(connection, **new_order)
+            if order is None:
+                await _duplicate_reference(connection, partner_id, reference)
+        return order_view(order)
+    request = ChargeRequest(
+        order_id=order_id, amount=body.amount, method=method, channel=body.channel, expires_at=expires_at,
+        callback_url="", return_url=body.return_url,
+        customer=Customer(body.customer_name, body.customer_email, body.customer_phone),
+    )  # fmt: skip
+    attempt = await _call_providers(pay_in, request, accounts)
+    if attempt.charge is None or attempt.winner is None:
+        async with pay_in.database.transaction() as connection:  # the order, its failure and its events, together
+            if await repository.insert_order(connection, **new_order) is None:
+                await _duplicate_reference(connection, partner_id, reference)
+            await _fail(connection, order_id, attempt.calls)
+        raise _providers_failed(order_id, attempt.calls)
+    charge, winner = attempt.charge, attempt.winner
+    async with pay_in.database.connection() as connection:
+        order = await repository.insert_charged_order(
+            connection, attempt.calls, utcnow(), **new_order, provider=winner["provider"],
+            provider_account_id=winner["id"], provider_reference=charge.provider_reference,
+            qr_payload=charge.qr_payload, va_number=charge.va_number, redirect_url=charge.redirect_url,
         )  # fmt: skip
         if order is None:
-            existing = await repository.order_id_by_reference(connection, partner_id, reference)
-            raise DuplicateReference(f"reference {reference!r} is already order {existing}")
-    if method is not None:
-        order = await charge_order(pay_in, order, accounts, method, body.channel)
+            # Another order has this reference: the charge just made is never shown to anyone and expires
+            # unpaid at the provider (cheaper than asking for the reference before every charge).
+            await _duplicate_reference(connection, partner_id, reference)
     return order_view(order)
+
+
+async def _duplicate_reference(connection: Connection, partner_id: uuid.UUID, reference: str) -> NoReturn:
+    existing = await repository.order_id_by_reference(connection, partner_id, reference)
+    raise DuplicateReference(f"reference {reference!r} is already order {existing}")
 
 
 def _check_allowed(partner: Partner, method: PaymentMethod) -> None:
@@ -183,20 +218,17 @@ async def choose_method(pay_in: PayIn, order_id: uuid.UUID, method: PaymentMetho
     return order_view(await charge_order(pay_in, order, accounts, method, channel))
 
 
-async def charge_order(
-    pay_in: PayIn, order: asyncpg.Record, accounts: list[asyncpg.Record], method: PaymentMethod, channel: str | None
-) -> asyncpg.Record:
-    """Ask the candidates in turn until one creates the charge; record every attempt and its health. Returns
-    the order as it is afterwards."""
-    order_id: uuid.UUID = order["id"]
-    request = ChargeRequest(
-        order_id=order_id, amount=order["amount"], method=method, channel=channel, expires_at=order["expires_at"],
-        callback_url="", return_url=order["return_url"],
-        customer=Customer(order["customer_name"], order["customer_email"], order["customer_phone"]),
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Attempt:
+    calls: list[repository.Call]
+    charge: Charge | None
+    """What the account `winner` created; None if no candidate did."""
+    winner: asyncpg.Record | None
+
+
+async def _call_providers(pay_in: PayIn, request: ChargeRequest, accounts: list[asyncpg.Record]) -> _Attempt:
+    """Ask the candidates in turn until one creates the charge."""
     calls: list[repository.Call] = []
-    charge: Charge | None = None
-    winner: asyncpg.Record | None = None
     for account in accounts:
         if account["circuit_opened_at"] is not None:
             async with pay_in.database.connection() as connection:
@@ -215,22 +247,46 @@ async def charge_order(
                 break  # the request itself was refused: another provider is not asked blindly
             continue
         calls.append(repository.Call(account, "ok", None, _ms(started)))
-        winner = account
-        break
-    if charge is None or winner is None:
-        now = utcnow()
+        return _Attempt(calls, charge, account)
+    return _Attempt(calls, None, None)
+
+
+async def _fail(connection: Connection, order_id: uuid.UUID, calls: list[repository.Call]) -> None:
+    """No candidate created the charge: the calls recorded, the order FAILED with its events."""
+    now = utcnow()
+    failed = await repository.fail_order(connection, order_id, calls, now)
+    if failed is not None:
+        await events.webhook_and_outbox(
+            connection, partner_id=failed["partner_id"], webhook_event="payment.failed", object_id=order_id,
+            topic="payments.v1", key=str(order_id), outbox_event="payment.failed",
+            data=payment_payload(failed, "FAILED", None, None), at=now,
+        )  # fmt: skip
+
+
+def _providers_failed(order_id: uuid.UUID, calls: list[repository.Call]) -> ProvidersFailed:
+    return ProvidersFailed(f"no provider could create the charge ({len(calls)} tried); order {order_id} failed")
+
+
+async def charge_order(
+    pay_in: PayIn, order: asyncpg.Record, accounts: list[asyncpg.Record], method: PaymentMethod, channel: str | None
+) -> asyncpg.Record:
+    """Charge an order that exists already (its method picked on the checkout): ask the candidates in turn
+    until one creates the charge; record every attempt and its health. Returns the order as it is afterwards."""
+    order_id: uuid.UUID = order["id"]
+    request = ChargeRequest(
+        order_id=order_id, amount=order["amount"], method=method, channel=channel, expires_at=order["expires_at"],
+        callback_url="", return_url=order["return_url"],
+        customer=Customer(order["customer_name"], order["customer_email"], order["customer_phone"]),
+    )  # fmt: skip
+    attempt = await _call_providers(pay_in, request, accounts)
+    if attempt.charge is None or attempt.winner is None:
         async with pay_in.database.transaction() as connection:  # the failure and its events, together
-            failed = await repository.fail_order(connection, order_id, calls, now)
-            if failed is not None:
-                await events.webhook_and_outbox(
-                    connection, partner_id=failed["partner_id"], webhook_event="payment.failed", object_id=order_id,
-                    topic="payments.v1", key=str(order_id), outbox_event="payment.failed",
-                    data=payment_payload(failed, "FAILED", None, None), at=now,
-                )  # fmt: skip
-        raise ProvidersFailed(f"no provider could create the charge ({len(calls)} tried); order {order_id} failed")
+            await _fail(connection, order_id, attempt.calls)
+        raise _providers_failed(order_id, attempt.calls)
+    charge, winner = attempt.charge, attempt.winner
     async with pay_in.database.connection() as connection:
         attached = await repository.attach_charge(
-            connection, order_id, calls, utcnow(), provider=winner["provider"], account_id=winner["id"],
+            connection, order_id, attempt.calls, utcnow(), provider=winner["provider"], account_id=winner["id"],
             provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
             redirect_url=charge.redirect_url, method=method.value, channel=channel,
         )  # fmt: skip
