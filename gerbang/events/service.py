@@ -5,7 +5,23 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, String, Text, Uuid, any_, bindparam, case, func, insert, null, select
+from sqlalchemy import (
+    CTE,
+    DateTime,
+    Insert,
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from gerbang.kit.sql import Connection, Query
 from gerbang.kit.time import to_jakarta
@@ -25,28 +41,54 @@ _SKIP_REASON = case(
     ),
     else_=null(),
 )
-_WEBHOOK_INSERT = (
-    insert(WebhookEvent)
-    .from_select(
-        ["id", "partner_id", "event_type", "object_id", "body", "status", "skip_reason", "next_attempt_at",
-         "created_at"],
+
+
+def _webhook_insert(gate: CTE | None = None) -> Insert:
+    chosen = select(
+        bindparam("id", type_=Uuid), _PARTNER.id, _EVENT_TYPE, bindparam("object_id", type_=Uuid),
+        bindparam("body", type_=Text), case((_SKIP_REASON.is_(None), "pending"), else_="skipped"), _SKIP_REASON,
+        bindparam("at", type_=DateTime(timezone=True)), bindparam("at", type_=DateTime(timezone=True)),
+    ).where(_PARTNER.id == bindparam("partner_id"))  # fmt: skip
+    if gate is not None:
+        chosen = chosen.where(exists(select(gate)))
+    return (
+        insert(WebhookEvent)
+        .from_select(
+            ["id", "partner_id", "event_type", "object_id", "body", "status", "skip_reason", "next_attempt_at",
+             "created_at"],
+            chosen,
+        )
+        .returning(WebhookEvent.status)
+    )  # fmt: skip
+
+
+def _outbox_insert(gate: CTE | None = None) -> Insert:
+    if gate is None:
+        return insert(OutboxEvent).values(
+            event_id=bindparam("event_id"), topic=bindparam("topic"), key=bindparam("key"), event=bindparam("event"),
+            data=bindparam("data"), occurred_at=bindparam("at"),
+        )  # fmt: skip
+    return insert(OutboxEvent).from_select(
+        ["event_id", "topic", "key", "event", "data", "occurred_at"],
         select(
-            bindparam("id", type_=Uuid), _PARTNER.id, _EVENT_TYPE, bindparam("object_id", type_=Uuid),
-            bindparam("body", type_=Text), case((_SKIP_REASON.is_(None), "pending"), else_="skipped"), _SKIP_REASON,
-            bindparam("at", type_=DateTime(timezone=True)), bindparam("at", type_=DateTime(timezone=True)),
-        ).where(_PARTNER.id == bindparam("partner_id")),
-    )
-    .returning(WebhookEvent.status)
-)  # fmt: skip
-_OUTBOX_INSERT = insert(OutboxEvent).values(
-    event_id=bindparam("event_id"), topic=bindparam("topic"), key=bindparam("key"), event=bindparam("event"),
-    data=bindparam("data"), occurred_at=bindparam("at"),
-)  # fmt: skip
-_WEBHOOK = Query(_WEBHOOK_INSERT)
-_OUTBOX = Query(_OUTBOX_INSERT)
+            bindparam("event_id", type_=Uuid), bindparam("topic", type_=String), bindparam("key", type_=String),
+            bindparam("event", type_=String), bindparam("data", type_=JSONB),
+            bindparam("at", type_=DateTime(timezone=True)),
+        ).where(exists(select(gate))),
+    )  # fmt: skip
+
+
+_WEBHOOK = Query(_webhook_insert())
+_OUTBOX = Query(_outbox_insert())
 # Both rows in one statement (one round trip): most changes a partner hears of are published on Kafka too.
-_WEBHOOK_CTE = _WEBHOOK_INSERT.cte("webhook")
-_BOTH = Query(select(_WEBHOOK_CTE.c.status).add_cte(_OUTBOX_INSERT.cte("outbox")))
+_BOTH = Query(select(_webhook_insert().cte("webhook").c.status).add_cte(_outbox_insert().cte("outbox")))
+
+
+def gated_webhook_and_outbox(gate: CTE) -> Query:
+    """One statement: the data-modifying CTE `gate` (a compare-and-set `... RETURNING`), and only if it
+    returned a row, `webhook_and_outbox`'s two rows; it returns what `gate` returned. Its parameters are the
+    gate's and `event_values(...)`'s (so the gate must not use `id`, `at`, `event_id`, ... for its own)."""
+    return Query(select(gate).add_cte(_webhook_insert(gate).cte("webhook")).add_cte(_outbox_insert(gate).cte("outbox")))
 
 
 ENVELOPE = frozenset({"event", "id", "timestamp"})
@@ -76,15 +118,34 @@ async def webhook(
 async def webhook_and_outbox(
     connection: Connection, *, partner_id: uuid.UUID, webhook_event: str, object_id: uuid.UUID, topic: str, key: str,
     outbox_event: str, data: dict[str, Any], at: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:  # fmt: skip
-    """`webhook(...)` and `outbox(...)` of the same `data`, in one statement; their two event ids."""
-    webhook_id, outbox_id = uuid.uuid4(), uuid.uuid4()
+) -> None:  # fmt: skip
+    """`webhook(...)` and `outbox(...)` of the same `data`, in one statement."""
     await _BOTH.execute(
-        connection, id=webhook_id, partner_id=partner_id, event_type=webhook_event, object_id=object_id,
-        body=_webhook_body(webhook_id, webhook_event, data, at), event_id=outbox_id, topic=topic, key=key,
-        event=outbox_event, data=data, at=at,
+        connection, **event_values(
+            partner_id=partner_id, webhook_event=webhook_event, object_id=object_id, topic=topic, key=key,
+            outbox_event=outbox_event, data=data, at=at,
+        ),
     )  # fmt: skip
-    return webhook_id, outbox_id
+
+
+def event_values(
+    *,
+    partner_id: uuid.UUID,
+    webhook_event: str,
+    object_id: uuid.UUID,
+    topic: str,
+    key: str,
+    outbox_event: str,
+    data: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """The parameters of `webhook_and_outbox`'s rows, for its statement or one of `gated_webhook_and_outbox`."""
+    webhook_id = uuid.uuid4()
+    return {
+        "id": webhook_id, "partner_id": partner_id, "event_type": webhook_event, "object_id": object_id,
+        "body": _webhook_body(webhook_id, webhook_event, data, at), "event_id": uuid.uuid4(), "topic": topic,
+        "key": key, "event": outbox_event, "data": data, "at": at,
+    }  # fmt: skip
 
 
 async def outbox(

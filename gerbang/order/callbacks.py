@@ -64,20 +64,23 @@ _NOTE = (
     .values(outcome=bindparam("outcome"))
     .cte("noted")
 )
-# Compare-and-set: the order leaves `expected` once; a second callback finds it gone.
-_MARK_PAID = Query(
+# Compare-and-set: the order leaves `expected` once; a second callback finds it gone. The partner's webhook and
+# the outbox event are written by the same statement, and only if the order moved.
+_MARK_PAID = events.gated_webhook_and_outbox(
     update(Order)
-    .where(Order.id == bindparam("id"), Order.status == bindparam("expected"))
+    .where(Order.id == bindparam("order_id"), Order.status == bindparam("expected"))
     .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
     .returning(Order.id)
     .add_cte(_NOTE)
+    .cte("moved")
 )
-_MARK_CLOSED = Query(
+_MARK_CLOSED = events.gated_webhook_and_outbox(
     update(Order)
-    .where(Order.id == bindparam("id"), Order.status == "PENDING")
+    .where(Order.id == bindparam("order_id"), Order.status == "PENDING")
     .values(status=bindparam("status"), updated_at=bindparam("now"))
     .returning(Order.id)
     .add_cte(_NOTE)
+    .cte("moved")
 )
 _PAID_AT_SLACK = timedelta(minutes=5)
 
@@ -314,24 +317,17 @@ async def mark_paid(
     fee = payin_fee(await pay_in.calendar.current(connection), order, order["amount"], paid_at)
     now = utcnow()
     paid = await _MARK_PAID.fetchrow(
-        connection,
-        id=order["id"],
-        expected=expected,
-        paid_at=paid_at,
-        fee=fee,
-        now=now,
-        callback_id=callback_id,
-        outcome=outcome,
-    )
+        connection, order_id=order["id"], expected=expected, paid_at=paid_at, fee=fee, now=now,
+        callback_id=callback_id, outcome=outcome, **events.event_values(
+            partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"], topic="payments.v1",
+            key=str(order["id"]), outbox_event="payment.completed", data=payment_payload(order, "PAID", fee, paid_at),
+            at=now,
+        ),
+    )  # fmt: skip
     if paid is None:
         return None
     if account["daily_cap"] is not None:
         await router.add_volume(connection, account["id"], to_jakarta(paid_at).date(), order["amount"])
-    await events.webhook_and_outbox(
-        connection, partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"],
-        topic="payments.v1", key=str(order["id"]), outbox_event="payment.completed",
-        data=payment_payload(order, "PAID", fee, paid_at), at=now,
-    )  # fmt: skip
     return fee
 
 
@@ -342,17 +338,13 @@ async def close(
     """PENDING -> FAILED or EXPIRED, with the partner's webhook and the outbox event (and `outcome` on the
     stored callback `callback_id`, if the change comes from one)."""
     now = utcnow()
-    if (
-        await _MARK_CLOSED.fetchrow(
-            connection, id=order["id"], status=status, now=now, callback_id=callback_id, outcome=outcome
-        )
-        is None
-    ):
-        return False
     webhook_event = "payment.failed" if status == "FAILED" else "payment.expired"
-    await events.webhook_and_outbox(
-        connection, partner_id=order["partner_id"], webhook_event=webhook_event, object_id=order["id"],
-        topic="payments.v1", key=str(order["id"]), outbox_event="payment.failed",
-        data=payment_payload(order, status, None, None), at=now,
+    closed = await _MARK_CLOSED.fetchrow(
+        connection, order_id=order["id"], status=status, now=now, callback_id=callback_id, outcome=outcome,
+        **events.event_values(
+            partner_id=order["partner_id"], webhook_event=webhook_event, object_id=order["id"], topic="payments.v1",
+            key=str(order["id"]), outbox_event="payment.failed", data=payment_payload(order, status, None, None),
+            at=now,
+        ),
     )  # fmt: skip
-    return True
+    return closed is not None
