@@ -7,8 +7,9 @@ beside it and cannot block it, and a provider's retry of a verified one is recog
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Insert, bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.kit.sql import Connection, Query
@@ -16,16 +17,35 @@ from gerbang.models import ProviderCallback
 
 BODY_KEPT = 65536
 
-_STORE = Query(
-    pg_insert(ProviderCallback)
-    .values(
-        provider=bindparam("provider"), event_id=bindparam("event_id"), order_id=bindparam("order_id"),
-        withdrawal_id=bindparam("withdrawal_id"), verified=bindparam("verified"), outcome=bindparam("outcome"),
-        status=bindparam("status"), amount=bindparam("amount"), body=bindparam("body"),
+_FIELDS = ("provider", "event_id", "order_id", "withdrawal_id", "verified", "outcome", "status", "amount", "body")
+
+
+def store_statement(prefix: str = "") -> Insert:
+    """The INSERT `store` runs, its parameters named `prefix` + field (for a CTE in a caller's statement, where
+    names like `status` or `body` are taken); it returns the row's id, or nothing for a verified retry."""
+    return (
+        pg_insert(ProviderCallback)
+        .values({field: bindparam(prefix + field) for field in _FIELDS})
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"], index_where=text("verified"))
+        .returning(ProviderCallback.id)
     )
-    .on_conflict_do_nothing(index_elements=["provider", "event_id"], index_where=text("verified"))
-    .returning(ProviderCallback.id)
-)  # fmt: skip
+
+
+def store_values(
+    prefix: str = "", *, provider: str, body: bytes, verified: bool, outcome: str, event_id: str | None = None,
+    order_id: uuid.UUID | None = None, withdrawal_id: uuid.UUID | None = None, status: str | None = None,
+    amount: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The parameters of `store_statement(prefix)` for this callback."""
+    values = {
+        "provider": provider, "event_id": event_id[:200] if event_id else None, "order_id": order_id,
+        "withdrawal_id": withdrawal_id, "verified": verified, "outcome": outcome, "status": status, "amount": amount,
+        "body": body[:BODY_KEPT].decode("utf-8", errors="replace"),
+    }  # fmt: skip
+    return {prefix + field: value for field, value in values.items()}
+
+
+_STORE = Query(store_statement())
 _SET_OUTCOME = Query(
     update(ProviderCallback).where(ProviderCallback.id == bindparam("id")).values(outcome=bindparam("outcome"))
 )
@@ -38,9 +58,10 @@ async def store(
 ) -> int | None:  # fmt: skip
     """The stored row's id; None when a verified callback with this event id was stored before (a retry)."""
     row_id: int | None = await _STORE.fetchval(
-        connection, provider=provider, event_id=event_id[:200] if event_id else None, order_id=order_id,
-        withdrawal_id=withdrawal_id, verified=verified, outcome=outcome, status=status, amount=amount,
-        body=body[:BODY_KEPT].decode("utf-8", errors="replace"),
+        connection, **store_values(
+            provider=provider, body=body, verified=verified, outcome=outcome, event_id=event_id, order_id=order_id,
+            withdrawal_id=withdrawal_id, status=status, amount=amount,
+        ),
     )  # fmt: skip
     return row_id
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, exists, select, text, update
 
 from gerbang.events import alerts, callback_log
 from gerbang.events import service as events
@@ -74,6 +74,16 @@ _MARK_PAID = events.gated_webhook_and_outbox(
     .add_cte(_NOTE)
     .cte("moved")
 )
+# The common callback, decided before anything is written (the order is locked, PENDING, the amount right):
+# the callback stored with its outcome, and only if it is not a retry, the order paid with its events.
+_STORED = callback_log.store_statement("callback_").cte("stored")
+_STORE_AND_MARK_PAID = events.gated_webhook_and_outbox(
+    update(Order)
+    .where(Order.id == bindparam("order_id"), Order.status == bindparam("expected"), exists(select(_STORED)))
+    .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
+    .returning(Order.id)
+    .cte("moved")
+)
 _MARK_CLOSED = events.gated_webhook_and_outbox(
     update(Order)
     .where(Order.id == bindparam("order_id"), Order.status == "PENDING")
@@ -122,6 +132,20 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
             await _store(connection, adapter.name, callback.recorded, claimed, verified=False, outcome="unverified")
             log.warning("callback.unverified", provider=adapter.name, order_id=str(order["id"]))
             return adapter.acknowledge(False)
+        if claimed.status is PaymentStatus.paid and claimed.amount == order["amount"] and order["status"] == "PENDING":
+            # The common case, one statement for the callback, the order and its events (a retry moves nothing).
+            stored_now = callback_log.store_values(
+                "callback_", provider=adapter.name, body=callback.recorded, verified=True, outcome="applied",
+                event_id=claimed.event_id, order_id=claimed.order_id, status=claimed.status.value,
+                amount=claimed.amount,
+            )  # fmt: skip
+            fee = await mark_paid(
+                connection, pay_in, order, account, _paid_at(order, claimed.paid_at), expected="PENDING",
+                callback_id=None, outcome="applied", stored_now=stored_now,
+            )  # fmt: skip
+            if fee is not None:
+                await _post_paid(connection, order, account, fee)
+            return adapter.acknowledge(True)
         stored = await _store(connection, adapter.name, callback.recorded, claimed, verified=True, outcome="received")
         if stored is None:
             return adapter.acknowledge(True)  # this notification was already received: a retry
@@ -227,11 +251,15 @@ async def apply_status(
     if callback_id is not None and not recorded:
         await callback_log.set_outcome(connection, callback_id, outcome)
     if paid is not None:
-        await ledger.order_paid(
-            connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
-            amount_paid=order["amount"], fee=paid,
-        )  # fmt: skip
+        await _post_paid(connection, order, account, paid)
     return outcome
+
+
+async def _post_paid(connection: Connection, order: asyncpg.Record, account: asyncpg.Record, fee: int) -> None:
+    await ledger.order_paid(
+        connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
+        amount_paid=order["amount"], fee=fee,
+    )  # fmt: skip
 
 
 async def _move(
@@ -309,16 +337,19 @@ def payin_fee(
 
 async def mark_paid(
     connection: Connection, pay_in: PayIn, order: asyncpg.Record, account: asyncpg.Record, paid_at: datetime,
-    *, expected: str, callback_id: int | None, outcome: str,
+    *, expected: str, callback_id: int | None, outcome: str, stored_now: dict[str, Any] | None = None,
 ) -> int | None:  # fmt: skip
     """`expected` -> PAID with the partner's webhook and the outbox event, and `outcome` on the stored
     callback `callback_id` (if any); the fee, for the ledger posting the caller makes last (`apply_status`),
-    or None if the order was no longer `expected`."""
+    or None if the order was no longer `expected`. `stored_now`: a callback not stored yet, as
+    `callback_log.store_values("callback_", ...)`, stored by the same statement; if it is a retry of one
+    stored before, nothing moves (and None)."""
     fee = payin_fee(await pay_in.calendar.current(connection), order, order["amount"], paid_at)
     now = utcnow()
-    paid = await _MARK_PAID.fetchrow(
+    statement, stored = (_MARK_PAID, {}) if stored_now is None else (_STORE_AND_MARK_PAID, stored_now)
+    paid = await statement.fetchrow(
         connection, order_id=order["id"], expected=expected, paid_at=paid_at, fee=fee, now=now,
-        callback_id=callback_id, outcome=outcome, **events.event_values(
+        callback_id=callback_id, outcome=outcome, **stored, **events.event_values(
             partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"], topic="payments.v1",
             key=str(order["id"]), outbox_event="payment.completed", data=payment_payload(order, "PAID", fee, paid_at),
             at=now,

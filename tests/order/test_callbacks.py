@@ -103,6 +103,30 @@ async def test_fifty_concurrent_duplicates_credit_once(
     assert (await _state(database, order["orderId"]))[2] == 1
 
 
+async def test_a_paid_claim_reusing_a_stored_notification_id_moves_nothing(
+    client: httpx.AsyncClient, order: dict[str, Any], database: Database
+) -> None:
+    # A PAID callback is stored and acted on in one statement; a notification id already stored (here by a
+    # verified PENDING notice) is a retry, so the order, the ledger and the events stay as they were.
+    pending = _event(order, status="PENDING", event_id="evt:1")
+    assert (await client.post(CALLBACK, content=pending, headers=_signed(pending))).status_code == 200
+    before = await _state(database, order["orderId"])
+    assert before[0] == "PENDING"
+    paid = _event(order, event_id="evt:1")
+    assert (await client.post(CALLBACK, content=paid, headers=_signed(paid))).status_code == 200
+    assert await _state(database, order["orderId"]) == before
+    async with database.transaction() as connection:
+        assert [r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks")] == ["ignored"]
+    # The control: a new notification id pays the order, stored with its outcome.
+    fresh = _event(order, event_id="evt:2")
+    assert (await client.post(CALLBACK, content=fresh, headers=_signed(fresh))).status_code == 200
+    status, _, postings, webhooks, outbox = await _state(database, order["orderId"])
+    assert (status, postings, webhooks - before[3], outbox - before[4]) == ("PAID", 1, 1, 1)
+    async with database.transaction() as connection:
+        outcomes = [r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks ORDER BY id")]
+    assert outcomes == ["ignored", "applied"]
+
+
 def _bad(kind: str, order: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     body = _event(order)
     match kind:
