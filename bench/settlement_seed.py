@@ -28,8 +28,10 @@ BENCH_SECRET_KEY = "gerbang-bench-secret-key-0123456789abcdef"  # noqa: S105 (th
 QR_PAYLOAD = "00020101021226610014ID.CO.QRIS.WWW0215ID10200000000010303UMI5204549953033605802ID5907gerbang" + (
     "6007Jakarta61051234062290525sbx_0123456789abcdef012345678963041A2B"
 )
-# What `house()` computes in Python (`uuid.int % HOUSE_SHARDS`), from the uuid's last hex digit (8 divides 16).
-_SHARD = f"(('x' || right(o.id::text, 1))::bit(4)::int % {HOUSE_SHARDS})"
+# What `house()` computes in Python (`uuid.int % HOUSE_SHARDS`), from the uuid's last two hex digits (the
+# shard count divides 256).
+assert 256 % HOUSE_SHARDS == 0
+_SHARD = f"(('x' || right(o.id::text, 2))::bit(8)::int % {HOUSE_SHARDS})"
 _ACCOUNTS = f"""
 INSERT INTO ledger_accounts (kind, owner_id, currency, shard, normal_side, non_negative)
 SELECT 'provider_balance', $1::uuid, 'IDR', s, 'debit', false FROM generate_series(0, {HOUSE_SHARDS - 1}) s

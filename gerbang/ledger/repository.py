@@ -73,8 +73,10 @@ _TRANSACTION_BY_KEY = Query(
     text(
         "SELECT t.id, t.kind, t.reference, t.currency, t.created_at, "
         "array_agg(e.account_id ORDER BY e.account_id) AS account_ids, "
-        "array_agg(e.amount ORDER BY e.account_id) AS amounts "
+        "array_agg(e.amount ORDER BY e.account_id) AS amounts, "
+        "array_agg(a.kind || ':' || a.owner_id || ':' || a.currency ORDER BY e.account_id) AS account_names "
         "FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id "
+        "JOIN ledger_accounts a ON a.id = e.account_id "
         "WHERE t.idempotency_key = :key GROUP BY t.id"
     )
 )

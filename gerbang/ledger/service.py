@@ -155,7 +155,7 @@ async def _post_locked(
     legs = tuple(zip(account_ids, signed, strict=True))
     if overdrawn:
         # A replay of a posting made when the money was there is still the original, not a refusal.
-        replay = await _replay(connection, key, kind, reference, legs)
+        replay = await _replay(connection, key, kind, reference, legs, rows)
         if replay is not None:
             return replay
         row = overdrawn[0]
@@ -174,7 +174,7 @@ async def _post_locked(
         balances_after=balances_after,
     )
     if written is None:
-        replay = await _replay(connection, key, kind, reference, legs)
+        replay = await _replay(connection, key, kind, reference, legs, rows)
         if replay is None:  # the key exists, so its transaction does: only a broken ledger gets here
             raise RuntimeError(f"ledger transaction {key!r} conflicts but cannot be read")
         return replay
@@ -182,14 +182,26 @@ async def _post_locked(
     return Posting(transaction_id, key, kind.value, reference, currency, created_at, legs, replayed=False)
 
 
+def _account_name(row: asyncpg.Record) -> str:
+    """An account as a whole: its shards (rows of a house account) share it."""
+    return f"{row['kind']}:{row['owner_id']}:{row['currency']}"
+
+
 async def _replay(
-    connection: Connection, key: str, kind: TransactionKind, reference: str, legs: tuple[tuple[int, int], ...]
-) -> Posting | None:
+    connection: Connection, key: str, kind: TransactionKind, reference: str, legs: tuple[tuple[int, int], ...],
+    rows: Sequence[asyncpg.Record],
+) -> Posting | None:  # fmt: skip
+    """The posting under `key` if it is this one again (the same kind, reference, and amounts on the same
+    accounts, whichever shard of a house account took them: the shard count may have grown since)."""
     existing = await repository.transaction_by_key(connection, key)
     if existing is None:
         return None
     original = tuple(zip(existing["account_ids"], existing["amounts"], strict=True))
-    if original != legs or existing["kind"] != kind.value or existing["reference"] != reference:
+    names = {row["id"]: _account_name(row) for row in rows}
+    same_legs = sorted(zip(existing["account_names"], existing["amounts"], strict=True)) == sorted(
+        (names[account_id], amount) for account_id, amount in legs
+    )
+    if not same_legs or existing["kind"] != kind.value or existing["reference"] != reference:
         raise IdempotencyConflict(f"ledger key {key!r} was already posted with different legs")
     return Posting(
         existing["id"], key, existing["kind"], existing["reference"], existing["currency"], existing["created_at"],

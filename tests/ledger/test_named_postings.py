@@ -185,3 +185,22 @@ def test_only_house_accounts_have_shards() -> None:
         AccountRef(AccountKind.partner_available, PARTNER, shard=1)
     with pytest.raises(ValueError, match="no shard"):
         AccountRef(AccountKind.platform_fees, shard=HOUSE_SHARDS)
+
+
+async def test_a_replay_after_the_shard_count_grew_is_the_same_posting(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shard count may grow (8 -> 32 once): a posting replayed afterwards names another shard of the same
+    house account, and is still recognised as itself, not refused as a different posting with the same key."""
+    order_id = next(candidate for candidate in iter(uuid.uuid4, None) if candidate.int % 32 >= 8)
+    monkeypatch.setattr("gerbang.ledger.schemas.HOUSE_SHARDS", 8)
+    first = await _paid(database, order_id, 10_000, 300)
+    before = await _balances(database)
+    monkeypatch.setattr("gerbang.ledger.schemas.HOUSE_SHARDS", 32)
+    again = await _paid(database, order_id, 10_000, 300)
+    assert again.replayed
+    assert again.transaction_id == first.transaction_id
+    assert await _balances(database) == before
+    with pytest.raises(ledger.IdempotencyConflict):  # the control: other amounts under the key are refused
+        await _paid(database, order_id, 10_000, 400)
+    await assert_reconciled(database)
