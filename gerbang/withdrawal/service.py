@@ -225,12 +225,13 @@ async def request(
         if row is None:
             existing = await repository.id_by_reference(connection, partner_id, body.reference or "")
             raise DuplicateReference(f"reference {body.reference!r} is already withdrawal {existing}")
-        # Refused for want of funds, the whole transaction rolls back: no withdrawal, no hold.
-        await ledger.withdrawal_hold(connection, withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
         await events.outbox(
             connection, topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested",
             data=payload(row), at=now,
         )  # fmt: skip
+        # The hold last: the partner's balance rows stay locked only for it and the commit. Refused for want
+        # of funds, the whole transaction rolls back: no withdrawal, no event, no hold.
+        await ledger.withdrawal_hold(connection, withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
     after = await submit(payouts, row, account)
     return view(after) if after is not None else await get(payouts.database, withdrawal_id)
 
@@ -436,8 +437,8 @@ async def apply_status(
                 provider_reference=reference,
             )  # fmt: skip
             assert moved is not None  # noqa: S101 (the row is locked)
-            await _post_completion(connection, row)
             await _announce(connection, moved, now)
+            await _post_completion(connection, row)  # last: its ledger rows stay locked only until the commit
             return "applied"
         case DisbursementStatus.failed:
             if current == "FAILED":
@@ -453,11 +454,11 @@ async def apply_status(
                 provider_reference=reference, failure_reason=reason or "the provider reported the payout failed",
             )  # fmt: skip
             assert moved is not None  # noqa: S101 (the row is locked)
-            if not is_platform(row):  # a platform payout held nothing
+            await _announce(connection, moved, now)
+            if not is_platform(row):  # a platform payout held nothing; the release last, as the completion
                 await ledger.withdrawal_release(
                     connection, withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
                 )
-            await _announce(connection, moved, now)
             return "applied"
 
 
