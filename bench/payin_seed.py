@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 from sqlalchemy import bindparam, insert
 
+from bench import settlement_seed
 from bench.apps.payin_baseline import TABLES
 from gerbang.auth.sessions import AdminRole, create_admin
 from gerbang.config import Environment, Settings
@@ -35,7 +36,7 @@ from gerbang.provider.base import PaymentMethod
 from gerbang.routing.accounts import create_account
 from gerbang.routing.schemas import AccountCreate
 
-BENCH_SECRET_KEY = "gerbang-bench-secret-key-0123456789abcdef"  # noqa: S105 (the benchmark's throwaway key)
+BENCH_SECRET_KEY = settlement_seed.BENCH_SECRET_KEY
 PARTNERS = 32
 ORDER_AMOUNT = 150_000
 FEES = Fees(
@@ -95,6 +96,21 @@ async def analyze(database_url: str) -> None:
     orders; after ANALYZE it ran at 3,300-3,800/s)."""
     async with connected(database_url) as database, database.connection() as connection:
         await connection.execute("ANALYZE")
+
+
+async def seed_history(database_url: str, orders: int) -> None:
+    """A ledger in service: `orders` earlier payments (settlement's benchmark seed: PAID orders of 4 partners
+    with their postings), on a provider account then disabled, so routing never picks it. On an empty ledger
+    each pooled connection plans the foreign-key check of every new ledger entry against
+    `ledger_transactions` when the table has a page or two, as a sequential scan, and keeps that plan while
+    the table grows: seen with auto_explain at 2,000 callbacks, the checks' cost grew with every run and
+    PostgreSQL's CPU per callback with it (2.4 -> 2.8 -> 3.2 ms). A table with history is planned as an
+    index lookup, as it is in service."""
+    seeded = await settlement_seed.seed(database_url, orders=orders, partners=4)
+    async with connected(database_url) as database, database.connection() as connection:
+        await connection.execute(
+            "UPDATE provider_accounts SET enabled = false WHERE id = $1", uuid.UUID(seeded["account_id"])
+        )
 
 
 def new_merchant_key() -> str:

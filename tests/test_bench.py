@@ -118,6 +118,7 @@ def test_payin_scenario_runs_end_to_end(tmp_path: Path, database_url: str, monke
 
     monkeypatch.setattr(payin, "LOG_DIR", tmp_path)
     monkeypatch.setattr(payin, "RUN_WARMUP_S", 0.2)
+    monkeypatch.setattr(payin, "HISTORY", 200)
     monkeypatch.setenv("BENCH_CALLBACKS", "40")
     monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
     env = clean_env(GERBANG_DATABASE_URL=database_url, GERBANG_LOG_FORMAT="json")
