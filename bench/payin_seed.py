@@ -8,6 +8,7 @@ Every server of the scenario gets `BENCH_SECRET_KEY` as `GERBANG_SECRET_KEY`, so
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +38,8 @@ from gerbang.routing.accounts import create_account
 from gerbang.routing.schemas import AccountCreate
 
 BENCH_SECRET_KEY = settlement_seed.BENCH_SECRET_KEY
+# Earlier payments in the ledger before a run, as a database in service has (`seed_history`).
+HISTORY = int(os.environ.get("BENCH_PAYIN_HISTORY", "20000"))
 PARTNERS = 32
 ORDER_AMOUNT = 150_000
 FEES = Fees(

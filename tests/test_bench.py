@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import report
+from bench import payin_seed, report
 from bench.loadgen import _percentile
 from tests.helpers import GERBANG, clean_env, free_port, wait_until_ready
 
@@ -118,7 +118,7 @@ def test_payin_scenario_runs_end_to_end(tmp_path: Path, database_url: str, monke
 
     monkeypatch.setattr(payin, "LOG_DIR", tmp_path)
     monkeypatch.setattr(payin, "RUN_WARMUP_S", 0.2)
-    monkeypatch.setattr(payin, "HISTORY", 200)
+    monkeypatch.setattr(payin_seed, "HISTORY", 200)
     monkeypatch.setenv("BENCH_CALLBACKS", "40")
     monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
     env = clean_env(GERBANG_DATABASE_URL=database_url, GERBANG_LOG_FORMAT="json")
@@ -146,6 +146,7 @@ def test_withdrawals_scenario_runs_end_to_end(
 
     monkeypatch.setattr(withdrawals, "LOG_DIR", tmp_path)
     monkeypatch.setattr(withdrawals, "RUN_WARMUP_S", 0.2)
+    monkeypatch.setattr(payin_seed, "HISTORY", 200)
     env = clean_env(GERBANG_DATABASE_URL=database_url, GERBANG_LOG_FORMAT="json")
     load = Load(concurrency=4, duration_s=0.5, runs=1, warmup_s=0)
     result = withdrawals.run(BenchContext(database_url=database_url, env=env, load=load))

@@ -57,8 +57,6 @@ TARGET = {"throughput_min": 500, "p99_max_ms": 100, "ratio_min": 0.50, "callback
 PAYMENTS = "/api/v1/payments"
 CALLBACK = "/api/v1/transaction/callback/sandbox"
 RUN_WARMUP_S = 1.0
-# Earlier payments in the ledger before the run, as a database in service has (`payin_seed.seed_history`).
-HISTORY = int(os.environ.get("BENCH_PAYIN_HISTORY", "20000"))
 """Unrecorded seconds at the start of each measured orders run, as the harness does."""
 GERBANG_SERVE = [sys.executable, "-m", "gerbang", "serve"]
 LOG_DIR = RESULTS_DIR
@@ -283,8 +281,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     uvloop.run(payin_seed.create_tables(url))
-    if HISTORY:
-        uvloop.run(payin_seed.seed_history(url, HISTORY))
+    if payin_seed.HISTORY:
+        uvloop.run(payin_seed.seed_history(url, payin_seed.HISTORY))
     measure = Measure(
         url,
         ctx.env | {

@@ -175,6 +175,8 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     }
     ports = {name: free_port() for name in ("psp", "stub", "gerbang", "baseline")}
     psp_url, stub_url = (f"http://127.0.0.1:{ports[name]}" for name in ("psp", "stub"))
+    if payin_seed.HISTORY:
+        uvloop.run(payin_seed.seed_history(url, payin_seed.HISTORY))
     # Seeded before the servers start (it needs only their addresses), so that all four boot at once.
     seeded = uvloop.run(
         withdrawal_seed.seed(url, psp_url=psp_url, stub_url=stub_url, merchant_key=payin_seed.new_merchant_key())
