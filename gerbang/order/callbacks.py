@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, exists, select, text, update
+from sqlalchemy import ColumnElement, Update, bindparam, exists, select, text, update
 
 from gerbang.events import alerts, callback_log
 from gerbang.events import service as events
@@ -64,26 +64,26 @@ _NOTE = (
     .values(outcome=bindparam("outcome"))
     .cte("noted")
 )
-# Compare-and-set: the order leaves `expected` once; a second callback finds it gone. The partner's webhook and
-# the outbox event are written by the same statement, and only if the order moved.
-_MARK_PAID = events.gated_webhook_and_outbox(
-    update(Order)
-    .where(Order.id == bindparam("order_id"), Order.status == bindparam("expected"))
-    .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
-    .returning(Order.id)
-    .add_cte(_NOTE)
-    .cte("moved")
-)
+
+
+def _paying(*conditions: ColumnElement[bool]) -> Update:
+    """Compare-and-set: the order leaves `expected` for PAID once (and only if `conditions` hold); a second
+    callback finds it gone."""
+    return (
+        update(Order)
+        .where(Order.id == bindparam("order_id"), Order.status == bindparam("expected"), *conditions)
+        .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
+        .returning(Order.id)
+    )
+
+
+# The partner's webhook and the outbox event are written by the transition's own statement, and only if the
+# order moved.
+_MARK_PAID = events.gated_webhook_and_outbox(_paying().add_cte(_NOTE).cte("moved"))
 # The common callback, decided before anything is written (the order is locked, PENDING, the amount right):
 # the callback stored with its outcome, and only if it is not a retry, the order paid with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
-_STORE_AND_MARK_PAID = events.gated_webhook_and_outbox(
-    update(Order)
-    .where(Order.id == bindparam("order_id"), Order.status == bindparam("expected"), exists(select(_STORED)))
-    .values(status="PAID", paid_at=bindparam("paid_at"), fee=bindparam("fee"), updated_at=bindparam("now"))
-    .returning(Order.id)
-    .cte("moved")
-)
+_STORE_AND_MARK_PAID = events.gated_webhook_and_outbox(_paying(exists(select(_STORED))).cte("moved"))
 _MARK_CLOSED = events.gated_webhook_and_outbox(
     update(Order)
     .where(Order.id == bindparam("order_id"), Order.status == "PENDING")

@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import DateTime, String, Uuid, bindparam, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, select, text, update
 
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Order, OutboxEvent
+from gerbang.models import Order
 from gerbang.routing.router import RECORD_HEALTH
 
 _NEW_COLUMNS = (
@@ -20,52 +18,44 @@ _NEW_COLUMNS = (
     "customer_email", "customer_phone", "return_url", "expires_at",
 )  # fmt: skip
 _COLUMNS = list(Order.__table__.columns)
-_CREATED = (
-    pg_insert(Order)
-    .values({name: bindparam(name) for name in _NEW_COLUMNS} | {"metadata_": bindparam("metadata")})
-    .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
-    .returning(*_COLUMNS)
-    .cte("created")
-)
-# The order and its `payment.created` outbox event in one statement: the event exists exactly if the order does.
-_CREATED_EVENT = insert(OutboxEvent).from_select(
-    ["event_id", "topic", "key", "event", "data", "occurred_at"],
-    select(
-        bindparam("event_id", type_=Uuid), literal("payments.v1"), bindparam("event_key", type_=String),
-        literal("payment.created"), bindparam("event_data", type_=JSONB),
-        bindparam("event_at", type_=DateTime(timezone=True)),
-    ).select_from(_CREATED),
-)  # fmt: skip
-_INSERT = Query(select(_CREATED).add_cte(_CREATED_EVENT.cte("created_event")))
 _BY_REFERENCE = Query(
     select(Order.id).where(Order.partner_id == bindparam("partner_id"), Order.reference == bindparam("reference"))
 )
 _GET = Query(select(*_COLUMNS).where(Order.id == bindparam("id")))
+
+
 # What the provider calls left, in one statement (atomic without a transaction around it): every attempt,
 # the accounts' health if it changed, and the order's outcome. Two forms: the health write is left out when
 # it would change nothing, the common case (one call, a success, on an account routing saw healthy).
-_ATTEMPTS = """
+def _attempts(order_id: str, source: str = "") -> str:
+    """The data-modifying CTE `attempts` recording the calls for the order `order_id` (SQL), read `FROM` the
+    rows of `source` (a CTE name and a comma) and the call arrays."""
+    return f"""
     attempts AS (
         INSERT INTO provider_attempts (order_id, provider_account_id, outcome, error, duration_ms)
-        SELECT CAST(:id AS uuid), attempt.*
-        FROM unnest(CAST(:attempt_ids AS uuid[]), CAST(:outcomes AS text[]), CAST(:errors AS text[]),
+        SELECT {order_id}, attempt.*
+        FROM {source}unnest(CAST(:attempt_ids AS uuid[]), CAST(:outcomes AS text[]), CAST(:errors AS text[]),
                     CAST(:durations AS integer[])) AS attempt(account_id, outcome, error, duration_ms)
     )
-"""
+    """
+
+
+_ATTEMPTS = _attempts("CAST(:id AS uuid)")
 _RECORD_CALLS = {False: f"WITH {_ATTEMPTS}", True: f"WITH {_ATTEMPTS}, health AS ({RECORD_HEALTH})"}
 _ORDER_COLUMNS = ", ".join(f"orders.{column.name}" for column in _COLUMNS)
 _CHARGE_COLUMNS = ("provider", "provider_account_id", "provider_reference", "qr_payload", "va_number", "redirect_url")
-# An order created with its method is charged before it is written: the order, its charge, its
-# `payment.created` event, every attempt and the accounts' health in one statement, so the order is one row
-# version, not an insert and then an update of every index. With a conflicting reference nothing of the
-# order is written (the attempts need the order); the health is, as the calls were made.
-_INSERT_CHARGED = {
-    health: Query(
+
+
+def _inserting(columns: tuple[str, ...], *also: str) -> Query:
+    """The new order (its `columns` and `metadata`, all parameters of those names) and its `payment.created`
+    outbox event in one statement, with the data-modifying CTEs `also` after them: the event exists exactly if
+    the order does, and nothing is written for a reference the partner already used."""
+    return Query(
         text(
             f"""
             WITH created AS (
-                INSERT INTO orders ({", ".join((*_NEW_COLUMNS, *_CHARGE_COLUMNS))}, metadata)
-                VALUES ({", ".join(f":{name}" for name in (*_NEW_COLUMNS, *_CHARGE_COLUMNS))}, :metadata)
+                INSERT INTO orders ({", ".join(columns)}, metadata)
+                VALUES ({", ".join(f":{name}" for name in columns)}, :metadata)
                 ON CONFLICT (partner_id, reference) DO NOTHING
                 RETURNING {_ORDER_COLUMNS}
             ), created_event AS (
@@ -73,16 +63,23 @@ _INSERT_CHARGED = {
                 SELECT CAST(:event_id AS uuid), 'payments.v1', CAST(:event_key AS text), 'payment.created',
                        CAST(:event_data AS jsonb), CAST(:event_at AS timestamptz)
                 FROM created
-            ), attempts AS (
-                INSERT INTO provider_attempts (order_id, provider_account_id, outcome, error, duration_ms)
-                SELECT created.id, attempt.*
-                FROM created, unnest(CAST(:attempt_ids AS uuid[]), CAST(:outcomes AS text[]),
-                                     CAST(:errors AS text[]), CAST(:durations AS integer[]))
-                     AS attempt(account_id, outcome, error, duration_ms)
-            ){f", health AS ({RECORD_HEALTH})" if health else ""}
+            ){"".join(f", {cte}" for cte in also)}
             SELECT * FROM created
             """
         )
+    )
+
+
+_INSERT = _inserting(_NEW_COLUMNS)
+# An order created with its method is charged before it is written: the order, its charge, its
+# `payment.created` event, every attempt and the accounts' health in one statement, so the order is one row
+# version, not an insert and then an update of every index. With a conflicting reference nothing of the
+# order is written (the attempts need the order); the health is, as the calls were made.
+_INSERT_CHARGED = {
+    health: _inserting(
+        (*_NEW_COLUMNS, *_CHARGE_COLUMNS),
+        _attempts("created.id", "created, "),
+        *([f"health AS ({RECORD_HEALTH})"] if health else []),
     )
     for health in (False, True)
 }
