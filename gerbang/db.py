@@ -24,6 +24,7 @@ from gerbang.config import Settings
 from gerbang.exceptions import GerbangError, ServiceUnavailable
 from gerbang.kit.log import get_logger
 from gerbang.kit.sql import Connection
+from gerbang.kit.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -159,9 +160,7 @@ class RowChanges:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         self._set_live(False)
 
     async def _run(self) -> None:

@@ -20,6 +20,7 @@ from gerbang.access import repository
 from gerbang.db import Database
 from gerbang.kit.log import get_logger
 from gerbang.kit.netaccess import AllowList
+from gerbang.kit.tasks import cancel_and_wait
 
 log = get_logger("gerbang.access")
 
@@ -78,9 +79,7 @@ class AllowListSync:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -5,7 +5,6 @@ crash is acceptable for a log, never for money)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from gerbang.access import repository
 from gerbang.db import Database
 from gerbang.kit.log import get_logger
 from gerbang.kit.redact import redact
+from gerbang.kit.tasks import cancel_and_wait
 
 log = get_logger("gerbang.access")
 
@@ -80,9 +80,7 @@ class RequestLogBuffer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self.flush()
 
     async def _run(self) -> None:

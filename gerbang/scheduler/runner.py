@@ -22,7 +22,6 @@ because every step of a job is idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from gerbang.db import Database
 from gerbang.events.alerts import raise_alert
 from gerbang.kit.cron import Cron, InvalidCron
 from gerbang.kit.log import get_logger
+from gerbang.kit.tasks import cancel_and_wait
 from gerbang.kit.time import utcnow
 from gerbang.scheduler import repository
 from gerbang.scheduler.base import Job, JobContext, JobError, JobResult
@@ -126,9 +126,7 @@ class Scheduler:
                     log.exception("scheduler.round_failed")
                 await self._wait(stop)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await cancel_and_wait(listener)
             await self.drain()
 
     async def tick(self) -> None:
@@ -247,9 +245,7 @@ class Scheduler:
             else:
                 await self._finish(run, "succeeded", result, None)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await cancel_and_wait(beat)
             await _release(run.lock, run.job.name)
             del self._running[run.job.name]
             self._wake.set()  # another run of this job may be waiting for the lock

@@ -27,6 +27,7 @@ from gerbang.db import Database
 from gerbang.events import alerts
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.log import get_logger
+from gerbang.kit.tasks import cancel_and_wait
 from gerbang.kit.time import utcnow
 from gerbang.partner.service import webhook_secret_context
 from gerbang.webhook import repository
@@ -101,9 +102,7 @@ class DeliveryWorker:
                     await asyncio.wait(set(self._tasks))
                 self._results_ready.set()
                 await recorder
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+                await cancel_and_wait(listener)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
