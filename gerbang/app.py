@@ -31,6 +31,7 @@ from gerbang.order.service import PayIn
 from gerbang.partner.schemas import Partner
 from gerbang.provider.registry import apply_timeouts
 from gerbang.sandbox import endpoints as sandbox_endpoints
+from gerbang.sandbox import merchant as sandbox_merchant
 from gerbang.scheduler import endpoints as scheduler_endpoints
 from gerbang.web.pages import STATIC_DIR, STATIC_PREFIX
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             await row_changes.stop()
             await request_log.stop()
             await session.close()
+            await sandbox_merchant.callbacks.close()
             await database.dispose()
 
     # FastAPI's native OpenTelemetry asks the global providers on every request whether anyone listens

@@ -91,6 +91,12 @@ def gated_webhook_and_outbox(gate: CTE) -> Query:
     return Query(select(gate).add_cte(_webhook_insert(gate).cte("webhook")).add_cte(_outbox_insert(gate).cte("outbox")))
 
 
+def gated_outbox(gate: CTE) -> Query:
+    """One statement: the data-modifying CTE `gate` and, only if it returned a row, the outbox event of
+    `outbox_values(...)`; it returns what `gate` returned (whose parameters must not be the event's)."""
+    return Query(select(gate).add_cte(_outbox_insert(gate).cte("outbox")))
+
+
 ENVELOPE = frozenset({"event", "id", "timestamp"})
 
 
@@ -143,15 +149,20 @@ def event_values(
     webhook_id = uuid.uuid4()
     return {
         "id": webhook_id, "partner_id": partner_id, "event_type": webhook_event, "object_id": object_id,
-        "body": _webhook_body(webhook_id, webhook_event, data, at), "event_id": uuid.uuid4(), "topic": topic,
-        "key": key, "event": outbox_event, "data": data, "at": at,
-    }  # fmt: skip
+        "body": _webhook_body(webhook_id, webhook_event, data, at),
+    } | outbox_values(topic=topic, key=key, event=outbox_event, data=data, at=at)  # fmt: skip
+
+
+def outbox_values(*, topic: str, key: str, event: str, data: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The parameters of `outbox`'s row, for its statement or one of `gated_outbox`."""
+    return {"event_id": uuid.uuid4(), "topic": topic, "key": key, "event": event, "data": data, "at": at}
 
 
 async def outbox(
     connection: Connection, *, topic: str, key: str, event: str, data: dict[str, Any], at: datetime
 ) -> uuid.UUID:
     """A Kafka event; `key` keeps one aggregate's events in order (one partition)."""
-    event_id = uuid.uuid4()
-    await _OUTBOX.execute(connection, event_id=event_id, topic=topic, key=key, event=event, data=data, at=at)
+    values = outbox_values(topic=topic, key=key, event=event, data=data, at=at)
+    await _OUTBOX.execute(connection, **values)
+    event_id: uuid.UUID = values["event_id"]
     return event_id

@@ -416,6 +416,12 @@ async def balance_of(connection: Connection, ref: AccountRef) -> int:
     return await repository.balance_of(connection, ref.kind.value, ref.owner_id, ref.currency)
 
 
+def row_key(ref: AccountRef) -> str:
+    """The key of the account row `ref` names (`ledger_accounts.key`), for another module's statement that
+    reads a balance together with its own rows."""
+    return repository.account_key(ref.kind.value, ref.owner_id, ref.currency, ref.shard)
+
+
 async def partner_balances(connection: Connection, partner_id: uuid.UUID, currency: str = "IDR") -> PartnerBalances:
     # Partner accounts are never split (the database refuses a shard of an account that must not go
     # negative), so each is one row.

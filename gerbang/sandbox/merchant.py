@@ -3,6 +3,8 @@ callbacks it sends, shared by pay-ins (`endpoints`) and payouts (`payouts`)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -25,17 +27,44 @@ def merchant_key(authorization: str | None) -> str:
     return key.strip()
 
 
-async def deliver(url: str, merchant_key: str, event: dict[str, Any]) -> dict[str, Any]:
-    """POST `event` to `url`, signed `X-Sandbox-Signature: hex(HMAC-SHA256(merchant key, raw body))`; what the
-    merchant answered, for the caller to show (a failure to deliver is reported, not raised: a provider
-    notifies, it does not depend on being heard)."""
-    body = orjson.dumps(event)
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(merchant_key, body)}
+class _Callbacks:
+    """One client session per event loop for every callback the sandbox sends, so its connections to the
+    merchant are kept alive between callbacks, as a provider's are (a session per callback paid a new TCP
+    connection, on both sides, every time). Made on first use in a loop; `close` at the app's shutdown."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session, self._loop = aiohttp.ClientSession(timeout=_CALLBACK_TIMEOUT), loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = self._loop = None
+
+
+callbacks = _Callbacks()
+
+
+async def call_back(
+    method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Send one callback; what the merchant answered, for the caller to show (a failure to deliver is reported,
+    not raised: a provider notifies, it does not depend on being heard)."""
     try:
-        async with (
-            aiohttp.ClientSession(timeout=_CALLBACK_TIMEOUT) as session,
-            session.post(url, data=body, headers=headers) as response,
-        ):
+        async with callbacks.session().request(method, url, data=body, headers=headers) as response:
             return {"status_code": response.status, "body": (await response.text())[:500]}
     except (aiohttp.ClientError, TimeoutError) as error:
         return {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+
+
+async def deliver(url: str, merchant_key: str, event: dict[str, Any]) -> dict[str, Any]:
+    """POST `event` to `url`, signed `X-Sandbox-Signature: hex(HMAC-SHA256(merchant key, raw body))`."""
+    body = orjson.dumps(event)
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(merchant_key, body)}
+    return await call_back("POST", url, body=body, headers=headers)

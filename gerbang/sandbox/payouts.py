@@ -226,7 +226,8 @@ async def create_disbursement(body: DisbursementCreate, request: Request, key: M
     database: Database = request.app.state.database
     ring: KeyRing = request.app.state.key_ring
     complete_after = utcnow() + timedelta(milliseconds=body.sandbox_delay_ms)
-    async with database.transaction() as connection:
+    # One statement, committed on its own: a retry finds the row it wrote.
+    async with database.connection() as connection:
         created = await repository.insert_disbursement(
             connection, merchant_ref=body.merchant_ref, disbursement_id="sbxd_" + secrets.token_hex(12),
             merchant_key_hash=_key_hash(key),
@@ -235,14 +236,16 @@ async def create_disbursement(body: DisbursementCreate, request: Request, key: M
             callback_url=body.callback_url, outcome="FAILED" if number.endswith("9999") else "COMPLETED",
             complete_after=complete_after,
         )  # fmt: skip
-        if not created:
+        if created is None:
             row = await repository.get_disbursement(connection, body.merchant_ref)
-            assert row is not None  # noqa: S101 (the insert found it, in this transaction)
+            assert row is not None  # noqa: S101 (the insert found it; the sandbox never deletes)
             same = (row["amount"], row["bank_code"], row["account_number"]) == (body.amount, bank, number)
             if not (same and equal(row["merchant_key_hash"], _key_hash(key))):
                 raise DisbursementConflict("this merchant_ref already has another disbursement")
-    if created:
+    if created is not None:
         _in_background(_when_due(database, ring, body.merchant_ref, complete_after))
+        if complete_after > utcnow():  # not due yet: the row as written is the answer
+            return _view(created)
     row = await _current(database, ring, body.merchant_ref)
     assert row is not None  # noqa: S101 (committed above; the sandbox never deletes)
     return _view(row)

@@ -57,7 +57,7 @@ _INSERT_DISBURSEMENT = Query(
         outcome=bindparam("outcome"), complete_after=bindparam("complete_after"),
     )
     .on_conflict_do_nothing(index_elements=["merchant_ref"])
-    .returning(SandboxDisbursement.disbursement_id)
+    .returning(SandboxDisbursement)
 )  # fmt: skip
 _GET_DISBURSEMENT = Query(
     select(SandboxDisbursement).where(SandboxDisbursement.merchant_ref == bindparam("merchant_ref"))
@@ -99,8 +99,9 @@ _DISBURSED = Query(
 )
 
 
-async def insert_disbursement(connection: Connection, **values: object) -> bool:
-    return await _INSERT_DISBURSEMENT.fetchrow(connection, **values) is not None
+async def insert_disbursement(connection: Connection, **values: object) -> asyncpg.Record | None:
+    """The new disbursement; None if the merchant_ref already has one."""
+    return await _INSERT_DISBURSEMENT.fetchrow(connection, **values)
 
 
 async def get_disbursement(connection: Connection, merchant_ref: uuid.UUID) -> asyncpg.Record | None:

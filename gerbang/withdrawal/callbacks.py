@@ -6,6 +6,8 @@ unverified and only prompts a status query, whose answer alone moves the withdra
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from gerbang.events import alerts, callback_log
@@ -15,6 +17,7 @@ from gerbang.kit.time import utcnow
 from gerbang.provider.base import (
     Acknowledgement,
     DisbursementCallback,
+    DisbursementStatus,
     InboundCallback,
     PayoutProvider,
     ProviderError,
@@ -40,18 +43,17 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     if not adapter.disbursement_callbacks_signed:
         return await _confirm_by_status(payouts, adapter, callback, claimed)
 
+    claim: dict[str, Any] = {
+        "provider": adapter.name, "body": callback.recorded, "event_id": claimed.event_id,
+        "withdrawal_id": claimed.withdrawal_id, "status": claimed.status.value, "amount": claimed.amount,
+    }  # fmt: skip
+
     async def keep(connection: Connection, *, verified: bool, outcome: str) -> int | None:
-        return await callback_log.store(
-            connection, provider=adapter.name, body=callback.recorded, event_id=claimed.event_id,
-            withdrawal_id=claimed.withdrawal_id, status=claimed.status.value, amount=claimed.amount,
-            verified=verified, outcome=outcome,
-        )  # fmt: skip
+        return await callback_log.store(connection, verified=verified, outcome=outcome, **claim)
 
     async with payouts.database.transaction() as connection:
-        row = (
-            await repository.get(connection, claimed.withdrawal_id, for_update=True) if claimed.withdrawal_id else None
-        )
-        account = await accounts_repository.get_account(connection, row["provider_account_id"]) if row else None
+        row = await repository.lock_with_account(connection, claimed.withdrawal_id) if claimed.withdrawal_id else None
+        account = row["account"] if row else None
         if row is None or account is None or account["provider"] != adapter.name:
             await keep(connection, verified=False, outcome="unknown_withdrawal")
             log.warning("withdrawal.callback_unknown", provider=adapter.name)
@@ -60,20 +62,36 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
             await keep(connection, verified=False, outcome="unverified")
             log.warning("withdrawal.callback_unverified", provider=adapter.name, withdrawal_id=str(row["id"]))
             return adapter.acknowledge(False)
-        stored = await keep(connection, verified=True, outcome="received")
-        if stored is None:
+        amount_right = claimed.amount is None or claimed.amount == row["net"]
+        if amount_right and _settles(row, claimed.status):
+            # The common callback, its outcome known before anything is written (the row is locked): stored
+            # with it, by the move's own statement, which moves nothing for a retry ("retry").
+            await apply_status(
+                connection, payouts, row, claimed.status, provider_reference=claimed.provider_reference,
+                reason=claimed.reason,
+                stored_now=callback_log.store_values("callback_", verified=True, outcome="applied", **claim),
+            )  # fmt: skip
+            return adapter.acknowledge(True)
+        stored_id = await keep(connection, verified=True, outcome="received")
+        if stored_id is None:
             return adapter.acknowledge(True)  # this notification was received before: a retry
-        if claimed.amount is not None and claimed.amount != row["net"]:
+        if not amount_right:
             outcome = await _amount_mismatch(connection, adapter.name, row)
         else:
             outcome = await apply_status(
                 connection, payouts, row, claimed.status, provider_reference=claimed.provider_reference,
                 reason=claimed.reason,
             )  # fmt: skip
-        await callback_log.set_outcome(connection, stored, outcome)
+        await callback_log.set_outcome(connection, stored_id, outcome)
     if outcome not in ("applied", "duplicate", "ignored"):
         log.warning("withdrawal.callback_flagged", withdrawal_id=str(row["id"]), outcome=outcome)
     return adapter.acknowledge(True)
+
+
+def _settles(row: asyncpg.Record, status: DisbursementStatus) -> bool:
+    """A partner's open withdrawal told its final status: the move `apply_status` makes of it is known."""
+    final = status in (DisbursementStatus.completed, DisbursementStatus.failed)
+    return final and row["partner_id"] is not None and row["status"] in ("PENDING", "PROCESSING")
 
 
 async def _amount_mismatch(connection: Connection, provider: str, row: asyncpg.Record) -> str:

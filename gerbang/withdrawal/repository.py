@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, String, any_, bindparam, exists, select, text, update
+from sqlalchemy import ARRAY, ColumnElement, String, Update, any_, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import aliased
 
+from gerbang.events import callback_log
+from gerbang.events import service as events
 from gerbang.kit.sql import Connection, Query
 from gerbang.models import Partner, ProviderAccount, Withdrawal
 
@@ -18,16 +19,22 @@ _NEW = (
     "account_holder", "supplied_holder_name", "holder_name_mismatch", "note", "provider_account_id", "requested_by",
     "retry_of", "next_check_at", "created_at", "updated_at",
 )  # fmt: skip
-_INSERT = Query(
+# A new withdrawal is sent to the provider right after its transaction commits: that send is counted here,
+# not by a statement of its own (a crash before it counts one send too many; the recovery job's count).
+_FIRST_SEND = {"submit_attempts": 1}
+# A partner's withdrawal and its `withdraw.requested` outbox event in one statement: the event exists exactly
+# if the withdrawal does, and nothing is written for a reference the partner already used.
+_INSERT = events.gated_outbox(
     pg_insert(Withdrawal)
-    .values({name: bindparam(name) for name in _NEW})
+    .values({name: bindparam(name) for name in _NEW} | _FIRST_SEND)
     .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
     .returning(*Withdrawal.__table__.columns)
+    .cte("created")
 )
 # The platform's payouts have no partner: their references are unique among themselves (a partial index).
 _INSERT_PLATFORM = Query(
     pg_insert(Withdrawal)
-    .values({name: bindparam(name) for name in _NEW})
+    .values({name: bindparam(name) for name in _NEW} | _FIRST_SEND)
     .on_conflict_do_nothing(index_elements=["reference"], index_where=Withdrawal.partner_id.is_(None))
     .returning(*Withdrawal.__table__.columns)
 )
@@ -50,6 +57,14 @@ _BY_REFERENCE = Query(
     )
 )
 _GET = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")))
+# The withdrawal, locked, with the provider account that pays it (a row value): what a callback is verified
+# against, in one round trip.
+_LOCK_WITH_ACCOUNT = Query(
+    text(
+        f"SELECT {', '.join(f'w.{column.name}' for column in Withdrawal.__table__.columns)}, a AS account "
+        "FROM withdrawals w JOIN provider_accounts a ON a.id = w.provider_account_id WHERE w.id = :id FOR UPDATE OF w"
+    )
+)
 _GET_FOR_UPDATE = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")).with_for_update())
 _PAYOUT_ACCOUNT = Query(
     select(ProviderAccount.__table__)
@@ -59,18 +74,32 @@ _PAYOUT_ACCOUNT = Query(
     .order_by(ProviderAccount.priority, ProviderAccount.created_at)
     .limit(1)
 )
-# Compare-and-set: a withdrawal leaves `expected` once, whoever tries first.
-_MOVE = Query(
-    update(Withdrawal)
-    .where(Withdrawal.id == bindparam("id"), Withdrawal.status == bindparam("expected"))
-    .values(
-        status=bindparam("status"), provider_reference=bindparam("provider_reference"),
-        failure_reason=bindparam("failure_reason"), completed_at=bindparam("completed_at"),
-        failed_at=bindparam("failed_at"), next_check_at=bindparam("next_check_at"), claimed_until=None,
-        updated_at=bindparam("now"),
-    )
-    .returning(*Withdrawal.__table__.columns)
-)  # fmt: skip
+
+
+def _moving(*conditions: ColumnElement[bool]) -> Update:
+    """Compare-and-set: a withdrawal leaves `expected` once (and only if `conditions` hold), whoever tries
+    first; the others find it gone."""
+    return (
+        update(Withdrawal)
+        .where(Withdrawal.id == bindparam("withdrawal_id"), Withdrawal.status == bindparam("expected"), *conditions)
+        .values(
+            status=bindparam("status"), provider_reference=bindparam("provider_reference"),
+            failure_reason=bindparam("failure_reason"), completed_at=bindparam("completed_at"),
+            failed_at=bindparam("failed_at"), next_check_at=bindparam("next_check_at"), claimed_until=None,
+            updated_at=bindparam("now"),
+        )
+        .returning(*Withdrawal.__table__.columns)
+    )  # fmt: skip
+
+
+_MOVE = Query(_moving())
+# A partner's withdrawal reaching a final state writes the partner's webhook and the outbox event in the same
+# statement, and only if it moved.
+_MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving().cte("moved"))
+# The common callback, decided before anything is written (the withdrawal is locked and open): the callback
+# stored with its outcome, and only if it is not a retry, the move with its events.
+_STORED = callback_log.store_statement("callback_").cte("stored")
+_STORE_AND_MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving(exists(select(_STORED))).cte("moved"))
 _RESCHEDULE = Query(
     update(Withdrawal)
     .where(Withdrawal.id == bindparam("id"))
@@ -94,9 +123,10 @@ _CLAIM_DUE = Query(
 )
 
 
-async def insert(connection: Connection, **values: Any) -> asyncpg.Record | None:
-    """None if the partner already has a withdrawal with this reference."""
-    return await _INSERT.fetchrow(connection, **values)
+async def insert(connection: Connection, event: dict[str, Any], **values: Any) -> asyncpg.Record | None:
+    """The new withdrawal with its outbox event (`event`: `events.outbox_values(...)`); None if the partner
+    already has a withdrawal with this reference (and nothing is written)."""
+    return await _INSERT.fetchrow(connection, **event, **values)
 
 
 async def insert_platform(connection: Connection, **values: Any) -> asyncpg.Record | None:
@@ -130,20 +160,45 @@ async def get(connection: Connection, withdrawal_id: uuid.UUID, *, for_update: b
     return await (_GET_FOR_UPDATE if for_update else _GET).fetchrow(connection, id=withdrawal_id)
 
 
+async def lock_with_account(connection: Connection, withdrawal_id: uuid.UUID) -> asyncpg.Record | None:
+    """The withdrawal `FOR UPDATE` with `account`, its provider account's row."""
+    return await _LOCK_WITH_ACCOUNT.fetchrow(connection, id=withdrawal_id)
+
+
 async def payout_account(connection: Connection, providers: Sequence[str]) -> asyncpg.Record | None:
     return await _PAYOUT_ACCOUNT.fetchrow(connection, providers=list(providers))
+
+
+def moved_fields(
+    status: str, now: datetime, provider_reference: str | None, failure_reason: str | None = None
+) -> dict[str, Any]:
+    """The columns a move to `status` sets, as the withdrawal has them afterwards (for its events' payload);
+    with PENDING, a new withdrawal's."""
+    return {
+        "status": status, "provider_reference": provider_reference, "failure_reason": failure_reason,
+        "completed_at": now if status == "COMPLETED" else None, "failed_at": now if status == "FAILED" else None,
+    }  # fmt: skip
 
 
 async def move(
     connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, status: str, now: datetime,
     next_check_at: datetime, provider_reference: str | None = None, failure_reason: str | None = None,
+    announced: dict[str, Any] | None = None, stored_now: dict[str, Any] | None = None,
 ) -> asyncpg.Record | None:  # fmt: skip
-    """The withdrawal after moving from `expected` to `status`; None if it was no longer `expected`."""
-    return await _MOVE.fetchrow(
-        connection, id=withdrawal_id, expected=expected, status=status, now=now, next_check_at=next_check_at,
-        provider_reference=provider_reference, failure_reason=failure_reason,
-        completed_at=now if status == "COMPLETED" else None, failed_at=now if status == "FAILED" else None,
-    )  # fmt: skip
+    """The withdrawal after moving from `expected` to `status`; None if it was no longer `expected`.
+    `announced`: the partner's webhook and outbox event (`events.event_values(...)`), written only with the
+    move. `stored_now` (with `announced`): a callback to store in the same statement
+    (`callback_log.store_values("callback_", ...)`); if it is a retry of one stored before, nothing moves."""
+    values = {
+        "withdrawal_id": withdrawal_id, "expected": expected, "now": now, "next_check_at": next_check_at,
+        **moved_fields(status, now, provider_reference, failure_reason),
+    }  # fmt: skip
+    if announced is None:
+        if stored_now is not None:
+            raise ValueError("a callback is stored with the move only together with its events")
+        return await _MOVE.fetchrow(connection, **values)
+    statement = _MOVE_ANNOUNCED if stored_now is None else _STORE_AND_MOVE_ANNOUNCED
+    return await statement.fetchrow(connection, **values, **announced, **(stored_now or {}))
 
 
 async def reschedule(connection: Connection, withdrawal_id: uuid.UUID, next_check_at: datetime, now: datetime) -> None:
@@ -194,19 +249,31 @@ _LIMITS = Query(
         Partner.id == bindparam("partner_id")
     )
 )
-_CHILD = aliased(Partner)
-# What decides whether a partner may withdraw an amount, in one statement: its fee, its limits, and whether
-# it is a parent (whose balance is its children's).
-_TERMS = Query(
-    select(
-        Partner.withdrawal_percent, Partner.withdrawal_flat, Partner.withdrawal_min_amount,
-        Partner.withdrawal_max_amount, exists().where(_CHILD.parent_id == Partner.id).label("has_children"),
-    ).where(Partner.id == bindparam("partner_id"))
-)  # fmt: skip
+# Everything a withdrawal request decides before asking the bank, in one round trip: the partner's fee and
+# limits, whether it is a parent (whose balance is its children's), its available balance (the ledger's row
+# `available_key`, read without a lock: the hold decides again under one) and the provider account that pays
+# out (a row value, null if none can).
+_REQUEST_TERMS = Query(
+    text(
+        """
+        SELECT p.withdrawal_percent, p.withdrawal_flat, p.withdrawal_min_amount, p.withdrawal_max_amount,
+               EXISTS (SELECT FROM partners c WHERE c.parent_id = p.id) AS has_children,
+               coalesce((SELECT balance FROM ledger_accounts WHERE key = :available_key), 0) AS available,
+               (SELECT a FROM provider_accounts a WHERE a.enabled AND a.provider = ANY(CAST(:providers AS text[]))
+                ORDER BY a.priority, a.created_at LIMIT 1) AS account
+        FROM partners p WHERE p.id = :partner_id
+        """
+    )
+)
 
 
-async def terms(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record | None:
-    return await _TERMS.fetchrow(connection, partner_id=partner_id)
+async def request_terms(
+    connection: Connection, partner_id: uuid.UUID, available_key: str, providers: Sequence[str]
+) -> asyncpg.Record | None:
+    """None for an unknown partner; `account` is the payout account's row, or None."""
+    return await _REQUEST_TERMS.fetchrow(
+        connection, partner_id=partner_id, available_key=available_key, providers=list(providers)
+    )
 
 
 async def limits(connection: Connection, partner_id: uuid.UUID) -> asyncpg.Record:

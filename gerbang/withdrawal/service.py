@@ -189,50 +189,54 @@ async def request(
     retry_of: uuid.UUID | None = None,
 ) -> WithdrawalView:  # fmt: skip
     now = utcnow()
-    # Reads that need no snapshot in common, each its own statement outside a transaction.
+    available_key = ledger.row_key(AccountRef(AccountKind.partner_available, partner_id))
     async with payouts.database.connection() as connection:
-        terms = await repository.terms(connection, partner_id)
-        if terms is None:
-            raise partner_service.PartnerNotFound(f"no partner {partner_id}")
-        if terms["has_children"]:
-            raise ParentCannotWithdraw("a parent partner's balance is its children's: withdraw from a child")
-        low = terms["withdrawal_min_amount"] or payouts.min_amount
-        high = terms["withdrawal_max_amount"] or payouts.max_amount
-        if not low <= body.amount <= high:
-            raise AmountOutOfRange(f"a withdrawal is between {low} and {high} rupiah")
-        fee = FeeRate(terms["withdrawal_percent"], terms["withdrawal_flat"]).fee_for(body.amount)
-        if fee >= body.amount:
-            raise AmountBelowFee(f"the amount must exceed the fee ({fee})")
-        # A look without a lock: most requests the balance cannot cover end here, before the bank is asked
-        # and before they queue for the balance's row lock (which decides, again, for those that pass).
-        if (await ledger.partner_balances(connection, partner_id)).available < body.amount:
-            raise ledger.InsufficientFunds("the available balance does not cover this withdrawal")
-        account = await _payout_account(connection)
+        terms = await repository.request_terms(connection, partner_id, available_key, sorted(PAYOUT_PROVIDERS))
+    if terms is None:
+        raise partner_service.PartnerNotFound(f"no partner {partner_id}")
+    if terms["has_children"]:
+        raise ParentCannotWithdraw("a parent partner's balance is its children's: withdraw from a child")
+    low = terms["withdrawal_min_amount"] or payouts.min_amount
+    high = terms["withdrawal_max_amount"] or payouts.max_amount
+    if not low <= body.amount <= high:
+        raise AmountOutOfRange(f"a withdrawal is between {low} and {high} rupiah")
+    fee = FeeRate(terms["withdrawal_percent"], terms["withdrawal_flat"]).fee_for(body.amount)
+    if fee >= body.amount:
+        raise AmountBelowFee(f"the amount must exceed the fee ({fee})")
+    # A look without a lock: most requests the balance cannot cover end here, before the bank is asked and
+    # before they queue for the balance's row lock (which decides, again, for those that pass).
+    if terms["available"] < body.amount:
+        raise ledger.InsufficientFunds("the available balance does not cover this withdrawal")
+    account = terms["account"]
+    if account is None:
+        raise NoPayoutProvider("no provider account can pay out now")
     checked = await _inquire(payouts, account, body.bank_code, body.account_number)
     if not checked.valid or checked.holder_name is None:
         raise InvalidBankAccount(f"the bank does not know this account ({checked.reason or 'invalid'})")
     withdrawal_id = uuid.uuid4()
     supplied = body.account_holder_name
+    new = {
+        "id": withdrawal_id, "partner_id": partner_id, "reference": body.reference or str(withdrawal_id),
+        "source": source, "amount": body.amount, "fee": fee, "net": body.amount - fee,
+        "bank_code": checked.bank_code, "account_number": checked.account_number,
+        "account_holder": checked.holder_name, "supplied_holder_name": supplied,
+        "holder_name_mismatch": supplied is not None and not _same_name(supplied, checked.holder_name),
+        "note": body.note, "provider_account_id": account["id"], "requested_by": requested_by, "retry_of": retry_of,
+        "next_check_at": now + payouts.resubmit_after, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    requested = events.outbox_values(
+        topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested", at=now,
+        data=payload(new | repository.moved_fields("PENDING", now, None)),
+    )  # fmt: skip
     async with payouts.database.transaction() as connection:
-        row = await repository.insert(
-            connection, id=withdrawal_id, partner_id=partner_id, reference=body.reference or str(withdrawal_id),
-            source=source, amount=body.amount, fee=fee, net=body.amount - fee, bank_code=checked.bank_code,
-            account_number=checked.account_number, account_holder=checked.holder_name, supplied_holder_name=supplied,
-            holder_name_mismatch=supplied is not None and not _same_name(supplied, checked.holder_name),
-            note=body.note, provider_account_id=account["id"], requested_by=requested_by, retry_of=retry_of,
-            next_check_at=now + payouts.resubmit_after, created_at=now, updated_at=now,
-        )  # fmt: skip
+        row = await repository.insert(connection, requested, **new)
         if row is None:
             existing = await repository.id_by_reference(connection, partner_id, body.reference or "")
             raise DuplicateReference(f"reference {body.reference!r} is already withdrawal {existing}")
-        await events.outbox(
-            connection, topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested",
-            data=payload(row), at=now,
-        )  # fmt: skip
         # The hold last: the partner's balance rows stay locked only for it and the commit. Refused for want
         # of funds, the whole transaction rolls back: no withdrawal, no event, no hold.
         await ledger.withdrawal_hold(connection, withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
-    after = await submit(payouts, row, account)
+    after = await submit(payouts, row, account, first=True)
     return view(after) if after is not None else await get(payouts.database, withdrawal_id)
 
 
@@ -302,7 +306,7 @@ async def request_platform_payout(
         if row is None:
             existing = await repository.platform_id_by_reference(connection, body.reference or "")
             raise DuplicateReference(f"reference {body.reference!r} is already platform payout {existing}")
-    after = await submit(payouts, row, account)
+    after = await submit(payouts, row, account, first=True)
     if after is not None:
         return platform_view(after)
     async with payouts.database.connection() as connection:
@@ -332,14 +336,19 @@ async def get_visible(connection: Connection, withdrawal_id: uuid.UUID, partner_
     return view(row)
 
 
-async def submit(payouts: Payouts, row: asyncpg.Record, account: asyncpg.Record | None = None) -> asyncpg.Record | None:
+async def submit(
+    payouts: Payouts, row: asyncpg.Record, account: asyncpg.Record | None = None, *, first: bool = False
+) -> asyncpg.Record | None:
     """Sends the disbursement (again: the provider dedupes by our id) and records the answer. Returns the
     withdrawal as the answer left it, or None if it did not change it (to be read again if needed).
-    `account`: the withdrawal's provider account, if the caller has it at hand."""
-    async with payouts.database.connection() as connection:
-        if account is None:
-            account = await accounts_repository.get_account(connection, row["provider_account_id"])
-        await repository.count_submit(connection, row["id"])
+    `account`: the withdrawal's provider account, if the caller has it at hand; `first`: the request's own
+    send, which its insert counted."""
+    if not first or account is None:
+        async with payouts.database.connection() as connection:
+            if account is None:
+                account = await accounts_repository.get_account(connection, row["provider_account_id"])
+            if not first:
+                await repository.count_submit(connection, row["id"])
     assert account is not None  # noqa: S101 (a foreign key)
     adapter = payout_provider(account["provider"])
     request_ = DisbursementRequest(
@@ -398,23 +407,39 @@ def payload(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _announce(connection: Connection, row: asyncpg.Record, now: datetime) -> None:
-    """The partner's webhook and the Kafka event. A platform payout has no partner to tell and is not in the
-    withdrawal event catalog (docs/events.md): its trail is the audit log and the ledger."""
-    if is_platform(row):
-        return
-    kind = "completed" if row["status"] == "COMPLETED" else "failed"
-    await events.webhook_and_outbox(
-        connection, partner_id=row["partner_id"], webhook_event=f"withdrawal.{kind}", object_id=row["id"],
-        topic="withdraws.v1", key=str(row["id"]), outbox_event=f"withdraw.{kind}", data=payload(row), at=now,
+async def _finish(
+    connection: Connection, row: asyncpg.Record, status: str, now: datetime, *, provider_reference: str | None,
+    failure_reason: str | None = None, stored_now: dict[str, Any] | None = None,
+) -> asyncpg.Record | None:  # fmt: skip
+    """Moves the locked withdrawal `row` to the final `status`, with the partner's webhook and the Kafka event
+    in the same statement. A platform payout has no partner to tell and is not in the withdrawal event catalog
+    (docs/events.md): its trail is the audit log and the ledger. `stored_now`: the callback that says so, stored
+    by the same statement; None if that callback is a retry of one stored before (and nothing moved)."""
+    announced = None
+    if not is_platform(row):
+        kind = "completed" if status == "COMPLETED" else "failed"
+        after = dict(row) | repository.moved_fields(status, now, provider_reference, failure_reason)
+        announced = events.event_values(
+            partner_id=row["partner_id"], webhook_event=f"withdrawal.{kind}", object_id=row["id"],
+            topic="withdraws.v1", key=str(row["id"]), outbox_event=f"withdraw.{kind}", data=payload(after), at=now,
+        )  # fmt: skip
+    moved = await repository.move(
+        connection, row["id"], expected=row["status"], status=status, now=now, next_check_at=now,
+        provider_reference=provider_reference, failure_reason=failure_reason, announced=announced,
+        stored_now=stored_now,
     )  # fmt: skip
+    assert moved is not None or stored_now is not None  # noqa: S101 (the row is locked)
+    return moved
 
 
 async def apply_status(
     connection: Connection, payouts: Payouts, row: asyncpg.Record, status: DisbursementStatus, *,
-    provider_reference: str | None = None, reason: str | None = None,
+    provider_reference: str | None = None, reason: str | None = None, stored_now: dict[str, Any] | None = None,
 ) -> str:  # fmt: skip
-    """Moves the withdrawal (read FOR UPDATE) to what the provider says of it; returns the outcome to keep."""
+    """Moves the withdrawal (read FOR UPDATE) to what the provider says of it; returns the outcome to keep.
+    `stored_now`: for a partner's open withdrawal told its final status, the callback that tells it, not stored
+    yet (`callback_log.store_values("callback_", ..., outcome="applied")`): stored with the move, and if it is
+    a retry of one stored before, nothing moves and the outcome is "retry"."""
     now = utcnow()
     current = row["status"]
     reference = provider_reference or row["provider_reference"]
@@ -432,14 +457,10 @@ async def apply_status(
                 return "duplicate"
             if current == "FAILED":
                 return await _complete_after_failure(connection, payouts, row, reference, now)
-            moved = await repository.move(
-                connection, row["id"], expected=current, status="COMPLETED", now=now, next_check_at=now,
-                provider_reference=reference,
-            )  # fmt: skip
-            assert moved is not None  # noqa: S101 (the row is locked)
-            await _announce(connection, moved, now)
-            await _post_completion(connection, row)  # last: its ledger rows stay locked only until the commit
-            return "applied"
+            if await _finish(connection, row, "COMPLETED", now, provider_reference=reference, stored_now=stored_now):
+                await _post_completion(connection, row)  # last: its ledger rows stay locked only until the commit
+                return "applied"
+            return "retry"
         case DisbursementStatus.failed:
             if current == "FAILED":
                 return "duplicate"
@@ -449,12 +470,12 @@ async def apply_status(
                     message=f"Withdrawal {row['id']} is COMPLETED; the provider now reports it failed: check by hand",
                 )  # fmt: skip
                 return "contradicting"
-            moved = await repository.move(
-                connection, row["id"], expected=current, status="FAILED", now=now, next_check_at=now,
-                provider_reference=reference, failure_reason=reason or "the provider reported the payout failed",
-            )  # fmt: skip
-            assert moved is not None  # noqa: S101 (the row is locked)
-            await _announce(connection, moved, now)
+            failure_reason = reason or "the provider reported the payout failed"
+            if not await _finish(
+                connection, row, "FAILED", now, provider_reference=reference, failure_reason=failure_reason,
+                stored_now=stored_now,
+            ):  # fmt: skip
+                return "retry"
             if not is_platform(row):  # a platform payout held nothing; the release last, as the completion
                 await ledger.withdrawal_release(
                     connection, withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
@@ -491,17 +512,12 @@ async def _complete_after_failure(
             message=f"Withdrawal {row['id']} failed, then completed, but its refund was already spent: recover by hand",
         )  # fmt: skip
         return "contradicting"
-    moved = await repository.move(
-        connection, row["id"], expected="FAILED", status="COMPLETED", now=now, next_check_at=now,
-        provider_reference=reference,
-    )  # fmt: skip
-    assert moved is not None  # noqa: S101 (the row is locked)
+    await _finish(connection, row, "COMPLETED", now, provider_reference=reference)
     await alerts.raise_alert(
         connection, kind="withdrawal_completed_after_failure", partner_id=row["partner_id"], now=now,
         message=f"Withdrawal {row['id']} was reported failed, then completed; "
         + ("posted once" if is_platform(row) else "debited once from available"),
     )  # fmt: skip
-    await _announce(connection, moved, now)
     return "late_completion"
 
 

@@ -112,7 +112,7 @@ async def test_admins_act_only_through_explicit_audited_actions_and_retries_foll
     assert await balances(database, shop) == (80_000, 0, 0)
 
     # The disbursement never reaches the provider: the withdrawal waits PENDING; an admin gives up on it.
-    async def unreachable(*_: object) -> None:
+    async def unreachable(*_: object, **__: object) -> None:
         return None
 
     monkeypatch.setattr(service, "submit", unreachable)

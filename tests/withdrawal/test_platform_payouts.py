@@ -194,7 +194,7 @@ async def test_an_admin_marks_an_open_platform_payout_failed_without_moving_mone
     root = await admin_headers(client, database, AdminRole.SUPER_ADMIN)
     otp = await _enrolled(client, root)
 
-    async def unreachable(*_: object) -> None:
+    async def unreachable(*_: object, **__: object) -> None:
         return None
 
     monkeypatch.setattr(service, "submit", unreachable)  # the provider is never reached: it stays PENDING

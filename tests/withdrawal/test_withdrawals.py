@@ -188,6 +188,29 @@ async def test_forged_and_unknown_callbacks_move_nothing(
     assert (await client.post("/api/v1/withdrawals/callback/nope", content=b"{}")).status_code == 404
 
 
+async def test_a_final_callback_reusing_a_stored_notification_id_moves_nothing(
+    client: httpx.AsyncClient, s2s: Send, shop: Tenant, fund: Fund, database: Database
+) -> None:
+    # The common callback is stored by the statement that moves the withdrawal, gated on its notification id
+    # being new: a claim reusing the id of one stored before (here flagged for its amount) is that one's retry.
+    await fund(shop, 30_000)
+    withdrawal = (await s2s(shop, "POST", CREATE, _body(10_000))).json()["result"]
+    wrong_amount, headers = _callback(withdrawal, "FAILED", "evt-reused", amount=1)
+    assert (await client.post(CALLBACK, content=wrong_amount, headers=headers)).status_code == 200
+    assert await _send(client, withdrawal, "FAILED", "evt-reused") == 200
+    assert await _status(database, withdrawal["id"]) == "PROCESSING"
+    assert await balances(database, shop) == (20_000, 0, 10_000)
+    assert await _send(client, withdrawal, "FAILED", "evt-fresh") == 200  # the control: a new id moves it
+    assert await _status(database, withdrawal["id"]) == "FAILED"
+    assert await balances(database, shop) == (30_000, 0, 0)
+    async with database.transaction() as connection:
+        outcomes = sorted(r["outcome"] for r in await connection.fetch("SELECT outcome FROM provider_callbacks"))
+    assert outcomes == ["amount_mismatch", "applied"]
+    assert await _count(database, "SELECT count(*) FROM webhook_events WHERE event_type = 'withdrawal.failed'") == 1
+    assert await _count(database, "SELECT count(*) FROM outbox_events WHERE event = 'withdraw.failed'") == 1
+    assert await reconcile_clean(database)
+
+
 async def test_five_hundred_at_once_never_spend_more_than_the_balance(
     s2s: Send, shop: Tenant, fund: Fund, database: Database
 ) -> None:
@@ -212,7 +235,7 @@ async def test_a_crash_between_the_two_transactions_is_finished_by_the_recovery_
 ) -> None:
     await fund(shop, 30_000)
 
-    async def crash(*_: object) -> None:
+    async def crash(*_: object, **__: object) -> None:
         raise SystemExit("the server died after transaction 1")
 
     monkeypatch.setattr(service, "submit", crash)

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import asyncpg
 from fastapi import Request
 
@@ -26,20 +25,12 @@ from gerbang.kit.crypto import KeyRing
 from gerbang.kit.jsonobject import json_object
 from gerbang.kit.time import utcnow
 from gerbang.sandbox import repository
-
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
+from gerbang.sandbox.merchant import call_back
 
 
 async def send(url: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """POST the callback; what the merchant answered (a failure to deliver is reported, not raised)."""
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as response,
-        ):
-            return {"status_code": response.status, "body": (await response.text())[:500]}
-    except (aiohttp.ClientError, TimeoutError) as error:
-        return {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+    """POST the JSON callback; what the merchant answered (a failure to deliver is reported, not raised)."""
+    return await call_back("POST", url, body=body, headers={"Content-Type": "application/json", **headers})
 
 
 def charge_context(fake: str, ref: uuid.UUID) -> str:

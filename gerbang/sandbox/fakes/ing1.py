@@ -33,7 +33,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -45,6 +44,7 @@ from gerbang.kit.time import utcnow
 from gerbang.sandbox import payouts, repository
 from gerbang.sandbox.banks import bank_name
 from gerbang.sandbox.fakes import charge_context, json_body, own_charge
+from gerbang.sandbox.merchant import call_back
 
 PREFIX = "/sandbox/ing1"
 _FAKE = "ing1"
@@ -53,7 +53,6 @@ DISBURSEMENT_PREFIX = "ing1d_"
 DISBURSEMENT_DELAY = timedelta(seconds=3)
 TOKEN_TTL_S = 600
 router = APIRouter(prefix=PREFIX, tags=["sandbox provider: ING1"])
-_TIMEOUT = aiohttp.ClientTimeout(total=10)
 _answers: dict[uuid.UUID, dict[str, Any]] = {}
 _tokens: dict[str, tuple[str, float]] = {}
 _inquiries: dict[str, dict[str, Any]] = {}
@@ -188,14 +187,7 @@ async def get_knobs() -> dict[str, Any]:
 async def _get(url: str, fields: dict[str, Any]) -> dict[str, Any]:
     """ING1 calls back with a plain GET, the fields in the query; unsigned."""
     query = urllib.parse.urlencode({key: "" if value is None else str(value) for key, value in fields.items()})
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.get(f"{url}?{query}") as response,
-        ):
-            return {"status_code": response.status, "body": (await response.text())[:500]}
-    except (aiohttp.ClientError, TimeoutError) as error:
-        return {"status_code": None, "body": f"not delivered: {type(error).__name__}"}
+    return await call_back("GET", f"{url}?{query}")
 
 
 async def notify_payment(row: asyncpg.Record, ring: KeyRing) -> dict[str, Any]:
