@@ -87,7 +87,8 @@ class DisbursementConflict(Conflict):
     code = "disbursement_conflict"
 
 
-def _merchant(authorization: Annotated[str | None, Header()] = None) -> str:
+async def _merchant(authorization: Annotated[str | None, Header()] = None) -> str:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
     key = merchant_key(authorization)
     if key.startswith("sbx_down"):
         raise SandboxDown("the sandbox is down for this merchant")
