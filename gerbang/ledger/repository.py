@@ -1,4 +1,4 @@
-"""All of the ledger's SQL. A posting is two round trips: lock the accounts, then one write statement."""
+"""All of the ledger's SQL. A posting is one round trip: one statement locks its accounts and, if it may, writes it."""
 
 from __future__ import annotations
 
@@ -13,13 +13,6 @@ from gerbang.kit.sql import Connection, Query
 
 _ACCOUNT_COLUMNS = "a.id, a.kind, a.owner_id, a.shard, a.currency, a.normal_side, a.non_negative, a.balance"
 
-# Rows are locked in ascending id order, the canonical order every posting uses: no deadlocks.
-_LOCK_BY_ID = Query(
-    text(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a "
-        "WHERE a.id = ANY(CAST(:ids AS bigint[])) ORDER BY a.id FOR UPDATE"
-    )
-)
 _LOCK_BY_KEY = Query(
     text(
         f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a "
@@ -44,31 +37,60 @@ _CREATE_ACCOUNTS = Query(
         "ON CONFLICT (key) DO NOTHING"
     )
 )
-# One statement writes the transaction, its entries and the balances. If the key exists, the
-# transaction insert returns nothing and so do the entry insert and the balance update joined to it.
-_WRITE_POSTING = Query(
-    text(
-        """
-        WITH txn AS (
-            INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency)
-            VALUES (:key, :kind, :reference, :currency)
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id, created_at
-        ), leg AS (
-            SELECT * FROM unnest(CAST(:account_ids AS bigint[]), CAST(:amounts AS bigint[]),
-                                 CAST(:balances_after AS bigint[])) AS leg(account_id, amount, balance_after)
-        ), entries AS (
-            INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
-            SELECT txn.id, leg.account_id, leg.amount, leg.balance_after, txn.created_at FROM txn, leg
-        ), balances AS (
-            UPDATE ledger_accounts AS account
-            SET balance = leg.balance_after, version = account.version + 1
-            FROM txn, leg WHERE account.id = leg.account_id
+
+
+def _posting(match: str, array_type: str) -> Query:
+    """A whole posting in one statement, its accounts named by `match` (`key` or `id`).
+
+    It locks the accounts in id order, the canonical order every posting uses (no deadlocks), all or none (as
+    `_LOCK_ALL_BY_KEY`, and for the same reason: the missing ones are then created holding no lock). Only if
+    every account exists, they hold one currency and none that must not go negative would, it writes the
+    transaction, its entries and the balances; a key posted before writes nothing (`ON CONFLICT`). It returns
+    the locked rows, each with its leg's amount and balance after, and the new transaction's id and time (null
+    when nothing was written), for the caller to tell which (`gerbang.ledger.service._post`).
+
+    The balances are computed from the rows as locked: a row changed by a posting that committed while this
+    one waited for it is read again at its newest version (READ COMMITTED re-checks locked and updated rows).
+    """
+    accounts = f"CAST(:accounts AS {array_type}[])"
+    return Query(
+        text(
+            f"""
+            WITH leg AS (
+                SELECT * FROM unnest({accounts}, CAST(:amounts AS bigint[])) AS leg(account, amount)
+            ), locked AS (
+                SELECT {_ACCOUNT_COLUMNS}, leg.amount,
+                       a.balance + CASE WHEN a.normal_side = 'debit' THEN leg.amount ELSE -leg.amount END
+                           AS balance_after
+                FROM ledger_accounts a JOIN leg ON a.{match} = leg.account
+                WHERE (SELECT count(*) FROM ledger_accounts b WHERE b.{match} = ANY({accounts}))
+                      = cardinality({accounts})
+                ORDER BY a.id FOR UPDATE OF a
+            ), posted AS (
+                INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency)
+                SELECT :key, :kind, :reference, min(currency) FROM locked
+                HAVING count(*) = cardinality({accounts}) AND count(DISTINCT currency) = 1
+                   AND bool_and(NOT non_negative OR balance_after >= 0)
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING id, created_at
+            ), entries AS (
+                INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
+                SELECT posted.id, locked.id, locked.amount, locked.balance_after, posted.created_at
+                FROM posted, locked
+            ), balances AS (
+                UPDATE ledger_accounts AS account
+                SET balance = locked.balance_after, version = account.version + 1
+                FROM posted, locked WHERE account.id = locked.id
+            )
+            SELECT locked.*, posted.id AS transaction_id, posted.created_at AS transaction_created_at
+            FROM locked LEFT JOIN posted ON true ORDER BY locked.id
+            """
         )
-        SELECT id, created_at FROM txn
-        """
     )
-)
+
+
+_POST_BY_KEY = _posting("key", "text")
+_POST_BY_ID = _posting("id", "bigint")
 _TRANSACTION_BY_KEY = Query(
     text(
         "SELECT t.id, t.kind, t.reference, t.currency, t.created_at, "
@@ -158,10 +180,6 @@ Ref = tuple[str, uuid.UUID, str, int]
 """An account by what it is: kind, owner, currency, shard."""
 
 
-async def lock_accounts_by_id(connection: Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
-    return await _LOCK_BY_ID.fetch(connection, ids=list(ids))
-
-
 def account_key(kind: str, owner_id: uuid.UUID, currency: str, shard: int) -> str:
     """The value of `ledger_accounts.key` (`gerbang.models.ledger.KEY_EXPRESSION`, generated by the database
     from the same four columns)."""
@@ -190,29 +208,17 @@ async def create_accounts(connection: Connection, refs: Sequence[tuple[str, uuid
     )
 
 
-async def write_posting(
-    connection: Connection,
-    *,
-    key: str,
-    kind: str,
-    reference: str,
-    currency: str,
-    account_ids: Sequence[int],
+async def post(
+    connection: Connection, *, key: str, kind: str, reference: str, accounts: Sequence[str] | Sequence[int],
     amounts: Sequence[int],
-    balances_after: Sequence[int],
-) -> tuple[int, datetime] | None:
-    """The new transaction's id and time, or None if `key` was already posted (nothing written)."""
-    row = await _WRITE_POSTING.fetchrow(
-        connection,
-        key=key,
-        kind=kind,
-        reference=reference,
-        currency=currency,
-        account_ids=list(account_ids),
-        amounts=list(amounts),
-        balances_after=list(balances_after),
+) -> list[asyncpg.Record]:  # fmt: skip
+    """The posting's statement (`_posting`), its accounts by key (`account_key`) or all by id; the locked rows
+    with `amount`, `balance_after` and `transaction_id` / `transaction_created_at` (null: nothing written),
+    or no rows if an account is missing (and nothing locked)."""
+    query = _POST_BY_ID if accounts and isinstance(accounts[0], int) else _POST_BY_KEY
+    return await query.fetch(
+        connection, key=key, kind=kind, reference=reference, accounts=list(accounts), amounts=list(amounts)
     )
-    return None if row is None else (row["id"], row["created_at"])
 
 
 async def transaction_by_key(connection: Connection, key: str) -> asyncpg.Record | None:

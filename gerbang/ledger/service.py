@@ -84,17 +84,23 @@ async def post(
     by_id = {leg.account: leg.amount for leg in legs if isinstance(leg.account, int)}
     if by_id and by_ref:
         raise InvalidPosting("name every account of a posting the same way: all by id or all by reference")
-    if by_ref:
-        accounts = await _lock_or_create(connection, list(by_ref))
-        amounts = {accounts[ref]["id"]: value for ref, value in by_ref.items()}
-        rows = sorted(accounts.values(), key=lambda row: row["id"])
-    else:
-        amounts = by_id
-        rows = await repository.lock_accounts_by_id(connection, sorted(amounts))
-        missing = set(amounts) - {row["id"] for row in rows}
-        if missing:
-            raise UnknownAccount(f"no ledger account {sorted(missing)}")
-    return await _post_locked(connection, idempotency_key, kind, reference, rows, amounts)
+    written = {"key": idempotency_key, "kind": kind.value, "reference": reference}
+    if by_id:
+        rows = await repository.post(connection, **written, accounts=list(by_id), amounts=list(by_id.values()))
+        if not rows:
+            raise UnknownAccount(f"no ledger account among {sorted(by_id)}")
+        return await _posted(connection, idempotency_key, kind, reference, rows)
+    keys = [row_key(ref) for ref in by_ref]
+    rows = await repository.post(connection, **written, accounts=keys, amounts=list(by_ref.values()))
+    if not rows:  # an account's first use: created holding no lock (see `repository._posting`), then posted
+        new = sorted((*_ref_key_parts(ref), ref.kind.normal_side, ref.kind.non_negative) for ref in by_ref)
+        await repository.create_accounts(connection, new)
+        rows = await repository.post(connection, **written, accounts=keys, amounts=list(by_ref.values()))
+    return await _posted(connection, idempotency_key, kind, reference, rows)
+
+
+def _ref_key_parts(ref: AccountRef) -> repository.Ref:
+    return ref.kind.value, ref.owner_id, ref.currency, ref.shard
 
 
 def _check_legs(idempotency_key: str, reference: str, legs: Sequence[Leg]) -> None:
@@ -116,70 +122,30 @@ def _check_legs(idempotency_key: str, reference: str, legs: Sequence[Leg]) -> No
         raise InvalidPosting("each account may appear in one leg only")
 
 
-async def _lock_or_create(connection: Connection, refs: Sequence[AccountRef]) -> dict[AccountRef, asyncpg.Record]:
-    """Every account `refs` name, locked in id order, the missing ones created first.
-
-    No posting waits for another while it holds a row lock the other may need: the first statement locks
-    all the accounts or, if any is missing, none; the missing ones are then inserted holding no lock, in
-    sorted order (two postings creating the same accounts wait for each other in one direction only), and
-    only then are all of them locked, in id order, as every posting locks.
-    """
-    keys = [(ref.kind.value, ref.owner_id, ref.currency, ref.shard) for ref in refs]
-    rows = await repository.lock_accounts_by_ref(connection, keys, all_or_none=True)
-    if not rows:
-        new = sorted((*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True))
-        await repository.create_accounts(connection, new)
-        rows = await repository.lock_accounts_by_ref(connection, keys)
-    found = {(row["kind"], row["owner_id"], row["currency"], row["shard"]): row for row in rows}
-    return {ref: found[key] for key, ref in zip(keys, refs, strict=True)}
-
-
-async def _post_locked(
-    connection: Connection,
-    key: str,
-    kind: TransactionKind,
-    reference: str,
-    rows: Sequence[asyncpg.Record],
-    amounts: dict[int, int],
+async def _posted(
+    connection: Connection, key: str, kind: TransactionKind, reference: str, rows: Sequence[asyncpg.Record]
 ) -> Posting:
+    """What the posting's statement did with its locked `rows`: wrote it, or found it posted before (a replay),
+    or refused it (more than one currency, or funds short)."""
+    legs = tuple((row["id"], row["amount"]) for row in rows)
+    first = rows[0]
+    if first["transaction_id"] is not None:
+        return Posting(
+            first["transaction_id"], key, kind.value, reference, first["currency"], first["transaction_created_at"],
+            legs, replayed=False,
+        )  # fmt: skip
     currencies = {row["currency"] for row in rows}
     if len(currencies) != 1:
         raise CurrencyMismatch(f"a posting moves one currency, these accounts hold {sorted(currencies)}")
-    account_ids = [row["id"] for row in rows]
-    signed = [amounts[account_id] for account_id in account_ids]
-    balances_after = [
-        row["balance"] + (value if row["normal_side"] == "debit" else -value)
-        for row, value in zip(rows, signed, strict=True)
-    ]
-    overdrawn = [row for row, after in zip(rows, balances_after, strict=True) if row["non_negative"] and after < 0]
-    legs = tuple(zip(account_ids, signed, strict=True))
-    if overdrawn:
-        # A replay of a posting made when the money was there is still the original, not a refusal.
-        replay = await _replay(connection, key, kind, reference, legs, rows)
-        if replay is not None:
-            return replay
-        row = overdrawn[0]
-        raise InsufficientFunds(
-            f"account {row['id']} ({row['kind']}) holds {row['balance']}, not enough for this posting"
-        )
-    (currency,) = currencies
-    written = await repository.write_posting(
-        connection,
-        key=key,
-        kind=kind.value,
-        reference=reference,
-        currency=currency,
-        account_ids=account_ids,
-        amounts=signed,
-        balances_after=balances_after,
-    )
-    if written is None:
-        replay = await _replay(connection, key, kind, reference, legs, rows)
-        if replay is None:  # the key exists, so its transaction does: only a broken ledger gets here
-            raise RuntimeError(f"ledger transaction {key!r} conflicts but cannot be read")
+    # A replay of a posting made when the money was there is still the original, not a refusal.
+    replay = await _replay(connection, key, kind, reference, legs, rows)
+    if replay is not None:
         return replay
-    transaction_id, created_at = written
-    return Posting(transaction_id, key, kind.value, reference, currency, created_at, legs, replayed=False)
+    overdrawn = [row for row in rows if row["non_negative"] and row["balance_after"] < 0]
+    if not overdrawn:  # the statement wrote nothing only for a key that exists, whose transaction does
+        raise RuntimeError(f"ledger transaction {key!r} conflicts but cannot be read")
+    row = overdrawn[0]
+    raise InsufficientFunds(f"account {row['id']} ({row['kind']}) holds {row['balance']}, not enough for this posting")
 
 
 def _account_name(row: asyncpg.Record) -> str:
@@ -417,9 +383,9 @@ async def balance_of(connection: Connection, ref: AccountRef) -> int:
 
 
 def row_key(ref: AccountRef) -> str:
-    """The key of the account row `ref` names (`ledger_accounts.key`), for another module's statement that
-    reads a balance together with its own rows."""
-    return repository.account_key(ref.kind.value, ref.owner_id, ref.currency, ref.shard)
+    """The key of the account row `ref` names (`ledger_accounts.key`): for the posting's statement, and for
+    another module's statement that reads a balance together with its own rows."""
+    return repository.account_key(*_ref_key_parts(ref))
 
 
 async def partner_balances(connection: Connection, partner_id: uuid.UUID, currency: str = "IDR") -> PartnerBalances:
