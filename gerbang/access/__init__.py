@@ -1,1 +1,2 @@
-"""Who may reach the API: IP allow-lists, rate limits, and the partner request log."""
+"""Who may reach the API and how often a request counts: IP allow-lists, rate limits, the partner request log,
+and `Idempotency-Key` (a repeated request answered with the first response)."""

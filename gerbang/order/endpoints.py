@@ -9,12 +9,14 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from gerbang.access import idempotency
 from gerbang.auth.dependencies import PartnerRequest
 from gerbang.db import DbConnection
 from gerbang.exceptions import NotFound
-from gerbang.order import callbacks, idempotency, inbound, service, status_check
+from gerbang.order import callbacks, service, status_check
 from gerbang.order.schemas import OrderView, PaymentCreate, PaymentCreated, PaymentResult
 from gerbang.order.service import PayIn, checkout_url
+from gerbang.provider import inbound
 from gerbang.provider.registry import UnknownProvider, provider
 
 router = APIRouter(tags=["payments"])

@@ -11,13 +11,14 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from gerbang.access import idempotency
 from gerbang.auth.dependencies import ServerToServerPartner
 from gerbang.db import DbConnection
 from gerbang.exceptions import BadRequest, NotFound
 from gerbang.loan import service as loan_service
-from gerbang.order import idempotency, inbound
 from gerbang.order.service import PayIn
 from gerbang.partner import service as partner_service
+from gerbang.provider import inbound
 from gerbang.provider.piro_common import presented_signature
 from gerbang.provider.registry import UnknownProvider, payout_provider
 from gerbang.withdrawal import callbacks, repository, service

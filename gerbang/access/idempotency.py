@@ -1,6 +1,6 @@
-"""`Idempotency-Key` for order creation: the same key and body within 24 hours return the first response;
-another body under the same key is refused; a duplicate arriving while the first is still running gets
-409 rather than a second order.
+"""`Idempotency-Key` for the partner API's creating routes (orders, withdrawals): the same key and body
+within 24 hours return the first response; another body under the same key is refused; a duplicate arriving
+while the first is still running gets 409 rather than a second order or withdrawal.
 
 The key is claimed and committed before the work starts (that is what lets a concurrent duplicate see
 it), and the response is stored after. A request that fails releases its key, so the partner may retry
