@@ -93,6 +93,17 @@ def test_key_ring_round_trip_is_bound_to_its_context() -> None:
         ring.decrypt(token, context="api_key:2:signing_secret")  # copied to another row
 
 
+def test_a_kept_plaintext_opens_only_for_its_own_ciphertext_and_context() -> None:
+    ring = KeyRing([NEW])
+    token = ring.encrypt("gss_partner-secret", context="api_key:1:signing_secret")
+    for _ in range(2):  # opened, then found kept
+        assert ring.decrypt(token, context="api_key:1:signing_secret", keep=True) == "gss_partner-secret"
+    with pytest.raises(DecryptionError):
+        ring.decrypt(token, context="api_key:2:signing_secret", keep=True)  # the same bytes under another row
+    rotated = ring.encrypt("gss_new-secret", context="api_key:1:signing_secret")
+    assert ring.decrypt(rotated, context="api_key:1:signing_secret", keep=True) == "gss_new-secret"
+
+
 def test_key_ring_rotation_reads_old_writes_new() -> None:
     old_token = KeyRing([OLD]).encrypt("whsec_x", context="c")
     rotated = KeyRing([NEW, OLD])

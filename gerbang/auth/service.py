@@ -163,7 +163,9 @@ async def authenticate(
         return AuthenticatedPartner(partner_id=row["partner_id"], api_key_id=row["id"], signed=False)
     if request.signature is None:
         raise MissingSignatureHeaders("X-Timestamp and X-Signature are required")
-    signing_secret = key_ring.decrypt(row["signing_secret_encrypted"], context=signing_secret_context(row["id"]))
+    signing_secret = key_ring.decrypt(
+        row["signing_secret_encrypted"], context=signing_secret_context(row["id"]), keep=True
+    )
     verify(signing_secret, request, now)
     # Kept for twice the window: a timestamp may be up to one window old or one window ahead.
     expires_at = now + 2 * TIMESTAMP_WINDOW

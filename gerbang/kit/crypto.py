@@ -96,6 +96,10 @@ class DecryptionError(Exception):
     """A ciphertext that no key in the ring opens, or that was tampered with or moved to another record."""
 
 
+_KEPT_MAX = 4096
+"""Plaintexts a key ring keeps (`decrypt(keep=True)`) before it forgets them all and starts again."""
+
+
 class KeyRing:
     """AES-256-GCM encryption at rest with keys derived from the configured secret keys.
 
@@ -109,6 +113,7 @@ class KeyRing:
         if not secret_keys:
             raise ValueError("a key ring needs at least one secret key")
         self._keys: dict[str, AESGCM] = {}
+        self._kept: dict[tuple[str, str], str] = {}
         self._primary = ""
         for secret in secret_keys:
             derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ENCRYPTION_INFO).derive(
@@ -123,7 +128,22 @@ class KeyRing:
         sealed = self._keys[self._primary].encrypt(nonce, plaintext.encode(), context.encode())
         return f"v1:{self._primary}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
-    def decrypt(self, token: str, *, context: str) -> str:
+    def decrypt(self, token: str, *, context: str, keep: bool = False) -> str:
+        """`keep`: remember the plaintext for this process, for a secret opened on every request (an API key's
+        signing secret, a provider account's credentials). A ciphertext never changes (a new secret is a new
+        ciphertext, so a new entry), and an entry is found only by the exact ciphertext and context."""
+        if keep:
+            kept = self._kept.get((token, context))
+            if kept is not None:
+                return kept
+        plaintext = self._open(token, context)
+        if keep:
+            if len(self._kept) >= _KEPT_MAX:
+                self._kept.clear()
+            self._kept[(token, context)] = plaintext
+        return plaintext
+
+    def _open(self, token: str, context: str) -> str:
         try:
             version, key_id, payload = token.split(":", 2)
             raw = base64.urlsafe_b64decode(payload.encode())

@@ -78,7 +78,7 @@ def _account(row: asyncpg.Record, key_ring: KeyRing) -> Account:
 
 def adapter_account(row: asyncpg.Record, key_ring: KeyRing) -> ProviderAccount:
     """The account as an adapter takes it, credentials decrypted (for the call, never for display)."""
-    credentials = orjson.loads(key_ring.decrypt(row["credentials_encrypted"], context=_context(row["id"])))
+    credentials = orjson.loads(key_ring.decrypt(row["credentials_encrypted"], context=_context(row["id"]), keep=True))
     return ProviderAccount(row["id"], row["provider"], row["base_url"], credentials)
 
 
