@@ -23,6 +23,7 @@ from gerbang.db import Database, RowCache, RowChanges, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.netaccess import AllowList
+from gerbang.kit.routes import RoutedApp
 from gerbang.middleware import RequestContextMiddleware
 from gerbang.migration import head_revision
 from gerbang.ops import endpoints as ops_endpoints
@@ -81,7 +82,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
     # FastAPI's native OpenTelemetry asks the global providers on every request whether anyone listens
     # (an environment lookup each time: 2% of a pay-in's CPU); we export our own metrics at /metrics.
     no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(
+    app = RoutedApp(
         title="gerbang", version=__version__, description=DESCRIPTION, lifespan=lifespan, telemetry=no_telemetry
     )
     app.state.settings = settings
@@ -105,8 +106,8 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         request_log=request_log,
     )  # fmt: skip
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, access_log=settings.access_log)
-    # FastAPI tries routers in the order they were included: the sandbox, when on, is a provider whose
-    # every request would otherwise walk the whole API first (0.2 ms per charge, measured).
+    # Routes are tried in include order (one prefix check per `RouteGroup`): the sandbox, when on, is a
+    # provider and is asked as often as the API.
     if settings.sandbox_enabled:
         app.include_router(sandbox_endpoints.router)
     app.include_router(ops_endpoints.router)

@@ -64,19 +64,10 @@ async def live_server(app: Any) -> AsyncIterator[str]:
 
 
 def app_routes(app: Any) -> list[tuple[str, Any]]:
-    """Every `APIRoute` of `app` with its full path (FastAPI >= 0.165 keeps included routers nested)."""
+    """Every `APIRoute` of `app` with its full path (`RoutedApp.routes` is the flat list)."""
     from fastapi.routing import APIRoute
 
-    def walk(routes: list[Any], prefix: str) -> list[tuple[str, Any]]:
-        found: list[tuple[str, Any]] = []
-        for route in routes:
-            if isinstance(route, APIRoute):
-                found.append((prefix + route.path, route))
-            elif hasattr(route, "original_router"):
-                found += walk(route.original_router.routes, prefix + route.include_context.prefix)
-        return found
-
-    return walk(app.router.routes, "")
+    return [(route.path, route) for route in app.routes if isinstance(route, APIRoute)]
 
 
 @asynccontextmanager
