@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, ColumnElement, String, Update, any_, bindparam, exists, select, text, update
+from sqlalchemy import ColumnElement, Update, any_, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.events import callback_log
 from gerbang.events import service as events
 from gerbang.kit.sql import Connection, Query
-from gerbang.models import Partner, ProviderAccount, Withdrawal
+from gerbang.models import Partner, Withdrawal
 
 _NEW = (
     "id", "partner_id", "reference", "source", "amount", "fee", "net", "bank_code", "account_number",
@@ -66,14 +66,13 @@ _LOCK_WITH_ACCOUNT = Query(
     )
 )
 _GET_FOR_UPDATE = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")).with_for_update())
-_PAYOUT_ACCOUNT = Query(
-    select(ProviderAccount.__table__)
-    .where(
-        ProviderAccount.enabled.is_(True), ProviderAccount.provider == any_(bindparam("providers", type_=ARRAY(String)))
-    )
-    .order_by(ProviderAccount.priority, ProviderAccount.created_at)
-    .limit(1)
-)
+# The payout account: the first enabled account of a payout provider by priority, then age. One definition for
+# the account check and the request's terms.
+_PAYOUT_ACCOUNT_CHOICE = """
+    FROM provider_accounts a WHERE a.enabled AND a.provider = ANY(CAST(:providers AS text[]))
+    ORDER BY a.priority, a.created_at LIMIT 1
+"""
+_PAYOUT_ACCOUNT = Query(text(f"SELECT a.* {_PAYOUT_ACCOUNT_CHOICE}"))
 
 
 def _moving(*conditions: ColumnElement[bool]) -> Update:
@@ -255,12 +254,11 @@ _LIMITS = Query(
 # out (a row value, null if none can).
 _REQUEST_TERMS = Query(
     text(
-        """
+        f"""
         SELECT p.withdrawal_percent, p.withdrawal_flat, p.withdrawal_min_amount, p.withdrawal_max_amount,
                EXISTS (SELECT FROM partners c WHERE c.parent_id = p.id) AS has_children,
                coalesce((SELECT balance FROM ledger_accounts WHERE key = :available_key), 0) AS available,
-               (SELECT a FROM provider_accounts a WHERE a.enabled AND a.provider = ANY(CAST(:providers AS text[]))
-                ORDER BY a.priority, a.created_at LIMIT 1) AS account
+               (SELECT a {_PAYOUT_ACCOUNT_CHOICE}) AS account
         FROM partners p WHERE p.id = :partner_id
         """
     )
