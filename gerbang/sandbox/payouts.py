@@ -184,8 +184,9 @@ async def _current(
     database: Database, ring: KeyRing, merchant_ref: uuid.UUID, now: datetime | None = None
 ) -> asyncpg.Record | None:
     """The disbursement as it stands `now`: moved to its outcome first if it is due, and then notified."""
-    # Its own transaction, committed before the callback goes, as a provider records before it notifies.
-    async with database.transaction() as connection:
+    # The move is one statement, committed before the callback goes, as a provider records before it notifies;
+    # a disbursement not moved is final or not due, so reading it on its own is as good as in a transaction.
+    async with database.connection() as connection:
         moved = await repository.settle_due_disbursement(connection, merchant_ref, now or utcnow(), FAILED_REASON)
         row = moved if moved is not None else await repository.get_disbursement(connection, merchant_ref)
     if moved is not None:
