@@ -57,6 +57,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'gerbang_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert 'gerbang_http_request_duration_seconds_bucket{le="0.01",method="GET",route="/healthz"}' in text
     assert "/no/such/path" not in text
+    assert 'python_gc_collections_total{generation="2"}' in text
 
 
 @pytest.mark.parametrize(

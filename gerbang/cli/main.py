@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from starlette.types import ASGIApp
@@ -13,7 +13,11 @@ from gerbang.cli import admin, jobs, partner
 from gerbang.cli.common import load_cli_settings
 from gerbang.config import ConfigurationError, Settings
 from gerbang.exceptions import GerbangError
+from gerbang.kit.collector import settle_for_serving
 from gerbang.pgserver import EmbeddedPostgresError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="gerbang payment gateway")
 
@@ -57,25 +61,37 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
         serve_app(create_app(settings, url), settings)
 
 
-def serve_app(asgi_app: ASGIApp, settings: Settings) -> None:
-    """Serve until SIGTERM/SIGINT, then stop accepting and let in-flight requests finish within the grace."""
+def server_config(asgi_app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """How uvicorn serves gerbang. `proxy_headers=False`: the client's address is decided once, by
+    `AccessMiddleware` from `GERBANG_TRUSTED_PROXIES`; uvicorn's own `X-Forwarded-For` handling (trusting
+    127.0.0.1 unless told otherwise) would otherwise rewrite the peer first, so that anyone connecting from the
+    host could name the address the allow-lists and rate limits see."""
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         asgi_app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
+        proxy_headers=False,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace.total_seconds()),
     )
+
+
+def serve_app(asgi_app: ASGIApp, settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT, then stop accepting and let in-flight requests finish within the grace."""
+    import uvicorn
+
+    config = server_config(asgi_app, settings)
     # uvicorn re-raises the stop signal after its graceful shutdown, to the handler it found installed.
     # A no-op handler turns a requested, completed shutdown into exit status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     server = uvicorn.Server(config)
+    settle_for_serving()
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -91,6 +107,7 @@ def worker() -> None:
 
     settings = load_cli_settings()
     with database_url(settings) as url:
+        settle_for_serving()
         uvloop.run(run_worker(settings, url))
 
 
