@@ -31,6 +31,7 @@ from gerbang.ops.metrics import HttpMetrics
 from gerbang.order.service import PayIn
 from gerbang.partner.schemas import Partner
 from gerbang.provider.registry import apply_timeouts
+from gerbang.routing import router
 from gerbang.sandbox import endpoints as sandbox_endpoints
 from gerbang.sandbox import merchant as sandbox_merchant
 from gerbang.scheduler import endpoints as scheduler_endpoints
@@ -67,7 +68,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         app.state.pay_in = PayIn(
             database, app.state.key_ring, session, app.state.calendar, settings.public_base_url,
-            partners=RowCache[uuid.UUID, Partner](row_changes),
+            partners=RowCache[uuid.UUID, Partner](row_changes), provider_accounts=router.EnabledAccounts(row_changes),
         )  # fmt: skip
         try:
             yield

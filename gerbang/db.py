@@ -215,6 +215,10 @@ class RowCache(Generic[K, V]):
         self._max_entries = max_entries
         self._entries: dict[K, tuple[int, V]] = {}
 
+    def changed(self) -> None:
+        """This process changed a row a cached value came from (`RowChanges.changed`)."""
+        self._changes.changed()
+
     async def get(self, key: K, read: Callable[[], Awaitable[V | None]]) -> V | None:
         changes = self._changes
         if not changes.live:

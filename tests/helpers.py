@@ -74,9 +74,10 @@ def app_routes(app: Any) -> list[tuple[str, Any]]:
 
 @asynccontextmanager
 async def changed_behind_the_apps_back(app: Any) -> AsyncIterator[None]:
-    """For a test that changes partners or API keys straight in the database, as another process would:
-    on leaving, wait until the app's `RowChanges` has heard the trigger, so its caches forget the old rows
-    (in production that takes the notification's few milliseconds; a test's next request can be quicker)."""
+    """For a test that changes partners, API keys or provider accounts straight in the database, as another
+    process would: on leaving, wait until the app's `RowChanges` has heard the trigger, so its caches forget the
+    old rows (in production that takes the notification's few milliseconds; a test's next request can be
+    quicker)."""
     changes = app.state.row_changes
     generation = changes.generation
     yield

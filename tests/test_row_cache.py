@@ -17,9 +17,9 @@ from gerbang.calendar.repository import put_days_off
 from gerbang.db import LISTENER_NAME, Database, RowCache, RowChanges, asyncpg_dsn
 from gerbang.kit.time import utcnow
 from tests.auth.people import Tenant
-from tests.order.conftest import Post, post, shop
+from tests.order.conftest import AddAccount, Post, add_account, admin, live, post, shop
 
-__all__ = ["post", "shop"]
+__all__ = ["add_account", "admin", "live", "post", "shop"]
 
 
 async def until(check: Callable[[], bool], timeout_s: float = 5) -> None:
@@ -178,3 +178,54 @@ async def test_a_platform_setting_saved_elsewhere_reaches_the_pay_in_calendar(ap
     await until(lambda: changes.generation != generation)
     async with database.connection() as connection:
         assert not (await app.state.calendar.current(connection)).is_business_day(day)
+
+
+async def _routed_to(database: Database, response: httpx.Response) -> str:
+    assert response.status_code == 201, response.text
+    async with database.connection() as connection:
+        account_id = await connection.fetchval(
+            "SELECT provider_account_id FROM orders WHERE id = $1", uuid.UUID(response.json()["result"]["orderId"])
+        )
+    return str(account_id)
+
+
+async def test_routing_reads_the_enabled_accounts_once_while_none_changes(
+    app: FastAPI, post: Post, shop: Tenant, add_account: AddAccount, database: Database
+) -> None:
+    changes: RowChanges = app.state.row_changes
+    await until(lambda: changes.live)
+    first = await add_account("First", priority=1)
+    second = await add_account("Second", priority=2)
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_000})) == first["id"]
+    # A write that fires no trigger (replication role) stands for a change no one is told of: routing keeps
+    # using the copy it read, so it is not reading the accounts for every order.
+    async with database.transaction() as connection:
+        await connection.execute("SET LOCAL session_replication_role = replica")
+        await connection.execute("UPDATE provider_accounts SET priority = 9 WHERE id = $1::uuid", first["id"])
+    await asyncio.sleep(0.1)
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_001})) == first["id"]
+
+    # Told of a change (here: another process disables the second account), it reads them again.
+    generation = changes.generation
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE provider_accounts SET enabled = false WHERE id = $1::uuid", second["id"])
+    await until(lambda: changes.generation != generation)
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_002})) == first["id"]
+    async with database.transaction() as connection:
+        await connection.execute("UPDATE provider_accounts SET enabled = true WHERE id = $1::uuid", second["id"])
+    await until(lambda: changes.generation != generation + 1)
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_003})) == second["id"]
+
+
+async def test_an_account_disabled_by_an_admin_takes_no_next_order(
+    client: httpx.AsyncClient, admin: dict[str, str], post: Post, shop: Tenant, add_account: AddAccount,
+    database: Database,
+) -> None:  # fmt: skip
+    first = await add_account("First", priority=1)
+    second = await add_account("Second", priority=2)
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_000})) == first["id"]
+    changed = await client.patch(
+        f"/api/v1/admin/provider-accounts/{first['id']}", json={"enabled": False}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    assert await _routed_to(database, await post(shop, "/api/v1/payments", {"amount": 10_001})) == second["id"]

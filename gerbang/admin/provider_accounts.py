@@ -53,6 +53,7 @@ async def create_account(
     created = await accounts.create_account(
         connection, request.app.state.key_ring, body, utcnow(), default_base_url=default_base_url
     )
+    request.app.state.row_changes.changed()  # routing's copy of the accounts (other processes: the trigger)
     await audit.record(
         connection,
         "provider_account.created",
@@ -81,6 +82,7 @@ async def update_account(
     audit: AuditTrail,
 ) -> Account:  # fmt: skip
     before, after = await accounts.update_account(connection, request.app.state.key_ring, account_id, body, utcnow())
+    request.app.state.row_changes.changed()
     changes = changes_between(_audit_view(before), _audit_view(after))
     if body.credentials is not None:
         changes["credentials"] = ("***", "***")

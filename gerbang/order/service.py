@@ -102,6 +102,8 @@ class PayIn:
     public_url: str
     partners: RowCache[uuid.UUID, Partner] | None = None
     """Partners kept between orders while nothing changed them; None: read each time."""
+    provider_accounts: router.EnabledAccounts | None = None
+    """The enabled provider accounts kept between orders while none changed; None: read each time."""
 
 
 def checkout_url(public_url: str, order_id: uuid.UUID) -> str:
@@ -156,6 +158,7 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
             if await repository.insert_order(connection, **new_order) is None:
                 await _duplicate_reference(connection, partner_id, reference)
             await _fail(connection, order_id, attempt.calls)
+        _health_written(pay_in, attempt.calls)
         raise _providers_failed(order_id, attempt.calls)
     charge, winner = attempt.charge, attempt.winner
     async with pay_in.database.connection() as connection:
@@ -164,6 +167,7 @@ async def create_order(pay_in: PayIn, partner_id: uuid.UUID, body: PaymentCreate
             provider_account_id=winner["id"], provider_reference=charge.provider_reference,
             qr_payload=charge.qr_payload, va_number=charge.va_number, redirect_url=charge.redirect_url,
         )  # fmt: skip
+        _health_written(pay_in, attempt.calls)
         if order is None:
             # Another order has this reference: the charge just made is never shown to anyone and expires
             # unpaid at the provider (cheaper than asking for the reference before every charge).
@@ -189,7 +193,7 @@ async def _candidates(
     accounts = await router.candidates(
         connection, method=method.value, amount=amount, providers=partner.provider_preferences or sorted(PROVIDERS),
         preferences=partner.provider_preferences, weekend=calendar.is_weekend_rate_at(now),
-        day=to_jakarta(now).date(), now=now,
+        day=to_jakarta(now).date(), now=now, enabled=pay_in.provider_accounts,
     )  # fmt: skip
     if not accounts:
         raise NoProviderAvailable("no provider account can take this order now")
@@ -234,6 +238,7 @@ async def _call_providers(pay_in: PayIn, request: ChargeRequest, accounts: list[
             async with pay_in.database.connection() as connection:
                 if not await router.claim_trial(connection, account, utcnow()):
                     continue  # another request is making the trial call
+            _accounts_changed(pay_in)
         adapter = provider(account["provider"])
         callback_url = f"{pay_in.public_url}/api/v1/transaction/callback/{account['provider']}"
         started = time.perf_counter()
@@ -249,6 +254,18 @@ async def _call_providers(pay_in: PayIn, request: ChargeRequest, accounts: list[
         calls.append(repository.Call(account, "ok", None, _ms(started)))
         return _Attempt(calls, charge, account)
     return _Attempt(calls, None, None)
+
+
+def _accounts_changed(pay_in: PayIn) -> None:
+    """This process just wrote a provider account (its health, or a circuit's trial): its copy of the
+    enabled accounts is stale now, not only when the notification comes back."""
+    if pay_in.provider_accounts is not None:
+        pay_in.provider_accounts.changed()
+
+
+def _health_written(pay_in: PayIn, calls: list[repository.Call]) -> None:
+    if any(call.changes_health for call in calls):
+        _accounts_changed(pay_in)
 
 
 async def _fail(connection: Connection, order_id: uuid.UUID, calls: list[repository.Call]) -> None:
@@ -282,6 +299,7 @@ async def charge_order(
     if attempt.charge is None or attempt.winner is None:
         async with pay_in.database.transaction() as connection:  # the failure and its events, together
             await _fail(connection, order_id, attempt.calls)
+        _health_written(pay_in, attempt.calls)
         raise _providers_failed(order_id, attempt.calls)
     charge, winner = attempt.charge, attempt.winner
     async with pay_in.database.connection() as connection:
@@ -290,6 +308,7 @@ async def charge_order(
             provider_reference=charge.provider_reference, qr_payload=charge.qr_payload, va_number=charge.va_number,
             redirect_url=charge.redirect_url, method=method.value, channel=channel,
         )  # fmt: skip
+        _health_written(pay_in, attempt.calls)
         if attached is not None:
             return attached
         # Expired while the provider answered: its charge is orphaned, and a payment on it will arrive as a

@@ -10,6 +10,10 @@ an account; after `COOL_DOWN` one request wins the trial call by compare-and-set
 closes the account or opens it for another cool-down. Health lives in the database, so every
 process sees the same state; `RECORD_HEALTH` writes it in the statement that records the order's
 attempts.
+
+A process keeps the enabled accounts between orders (`EnabledAccounts`) until any account changes: a
+trigger notifies every process (migration 0024), and the process that wrote one forgets its copy at once.
+Only the day's volumes of capped accounts are read for every order.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from gerbang.db import RowCache
 from gerbang.kit.sql import Connection, Query
 from gerbang.models import ProviderAccount, ProviderAccountVolume
 from gerbang.routing.repository import COLUMNS
@@ -32,17 +37,10 @@ COOL_DOWN = timedelta(seconds=30)
 
 _ACCOUNT, _VOLUME = ProviderAccount, ProviderAccountVolume
 _RNG = random.Random()  # noqa: S311 (load spreading, not security; one per process, not one per order)
-_CANDIDATES = Query(
-    select(*COLUMNS, _VOLUME.amount.label("volume_today"))
-    .outerjoin(_VOLUME, (_VOLUME.provider_account_id == _ACCOUNT.id) & (_VOLUME.day == bindparam("day")))
-    .where(
-        _ACCOUNT.enabled.is_(True),
-        bindparam("method") == _ACCOUNT.methods.any_(),
-        _ACCOUNT.provider == bindparam("providers").any_(),
-        case((bindparam("weekend"), _ACCOUNT.weekend_enabled), else_=_ACCOUNT.weekday_enabled),
-        (_ACCOUNT.min_amount.is_(None)) | (_ACCOUNT.min_amount <= bindparam("amount")),
-        (_ACCOUNT.max_amount.is_(None)) | (_ACCOUNT.max_amount >= bindparam("amount")),
-        (_ACCOUNT.circuit_opened_at.is_(None)) | (_ACCOUNT.circuit_opened_at <= bindparam("reopen_before")),
+_ENABLED = Query(select(*COLUMNS).where(_ACCOUNT.enabled.is_(True)))
+_VOLUMES = Query(
+    select(_VOLUME.provider_account_id, _VOLUME.amount).where(
+        _VOLUME.provider_account_id == bindparam("ids").any_(), _VOLUME.day == bindparam("day")
     )
 )
 _CLAIM_TRIAL = Query(
@@ -86,6 +84,10 @@ def _ordered(rows: Sequence[asyncpg.Record], preferences: Sequence[str], rng: ra
     return sorted(rows, key=key)
 
 
+EnabledAccounts = RowCache[str, list[asyncpg.Record]]
+"""The enabled accounts as a process last read them, while no account changed (`gerbang.db.RowCache`)."""
+
+
 async def candidates(
     connection: Connection,
     *,
@@ -96,13 +98,33 @@ async def candidates(
     weekend: bool,
     day: date,
     now: datetime,
+    enabled: EnabledAccounts | None = None,
     rng: random.Random | None = None,
 ) -> list[asyncpg.Record]:
-    rows = await _CANDIDATES.fetch(
-        connection, method=method, amount=amount, providers=list(providers), weekend=weekend, day=day,
-        reopen_before=now - COOL_DOWN,
-    )  # fmt: skip
-    fitting = [r for r in rows if r["daily_cap"] is None or (r["volume_today"] or 0) + amount <= r["daily_cap"]]
+    """`enabled`: a copy of the enabled accounts kept between orders (None: read them now). Only the daily
+    volumes of capped accounts are always read, as they change with every payment."""
+    if enabled is None:
+        accounts = await _ENABLED.fetch(connection)
+    else:
+        accounts = await enabled.get("enabled", lambda: _ENABLED.fetch(connection)) or []
+    reopen_before = now - COOL_DOWN
+    fitting = [
+        account for account in accounts
+        if method in account["methods"] and account["provider"] in providers
+        and (account["weekend_enabled"] if weekend else account["weekday_enabled"])
+        and (account["min_amount"] is None or account["min_amount"] <= amount)
+        and (account["max_amount"] is None or account["max_amount"] >= amount)
+        and (account["circuit_opened_at"] is None or account["circuit_opened_at"] <= reopen_before)
+    ]  # fmt: skip
+    capped = [account["id"] for account in fitting if account["daily_cap"] is not None]
+    if capped:
+        volumes: dict[uuid.UUID, int] = {
+            row["provider_account_id"]: row["amount"] for row in await _VOLUMES.fetch(connection, ids=capped, day=day)
+        }
+        fitting = [
+            account for account in fitting
+            if account["daily_cap"] is None or volumes.get(account["id"], 0) + amount <= account["daily_cap"]
+        ]  # fmt: skip
     return _ordered(fitting, preferences, rng or _RNG)
 
 

@@ -16,6 +16,7 @@ from tests.auth.people import Tenant, admin_headers, tenant
 from tests.helpers import live_server
 
 Post = Callable[..., Awaitable[httpx.Response]]
+AddAccount = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -31,9 +32,7 @@ async def admin(client: httpx.AsyncClient, database: Database) -> dict[str, str]
 
 
 @pytest.fixture
-async def add_account(
-    client: httpx.AsyncClient, admin: dict[str, str], live: str
-) -> Callable[..., Awaitable[dict[str, Any]]]:
+async def add_account(client: httpx.AsyncClient, admin: dict[str, str], live: str) -> AddAccount:
     async def add(name: str = "Sandbox", key: str = "sbx_merchant_key_0123456789", **rules: Any) -> dict[str, Any]:
         body = {"provider": "sandbox", "name": name, "baseUrl": f"{live}/sandbox", "credentials": {"merchant_key": key},
                 "methods": ["qris", "va", "ewallet"]} | rules  # fmt: skip

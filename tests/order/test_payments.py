@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import orjson
@@ -14,9 +12,8 @@ from fastapi import FastAPI
 from gerbang.db import Database
 from gerbang.kit.qris import parse
 from tests.auth.people import Tenant, tenant
-from tests.order.conftest import Post, signed_headers
-
-AddAccount = Callable[..., Awaitable[dict[str, Any]]]
+from tests.helpers import changed_behind_the_apps_back
+from tests.order.conftest import AddAccount, Post, signed_headers
 
 
 async def _count(database: Database, sql: str, *args: object) -> int:
@@ -79,7 +76,7 @@ async def test_no_account_means_no_order(post: Post, shop: Tenant, add_account: 
 
 
 async def test_a_failing_account_is_skipped_then_shut_by_the_circuit_breaker(
-    post: Post, shop: Tenant, add_account: AddAccount, database: Database
+    app: FastAPI, post: Post, shop: Tenant, add_account: AddAccount, database: Database
 ) -> None:
     down = await add_account("Down", key="sbx_down_0123456789abcdef", priority=1)
     up = await add_account("Up", priority=2)
@@ -105,7 +102,7 @@ async def test_a_failing_account_is_skipped_then_shut_by_the_circuit_breaker(
     )
 
     # Opened past its cool-down, one trial call goes through; it fails again and reopens the circuit.
-    async with database.transaction() as connection:
+    async with changed_behind_the_apps_back(app), database.transaction() as connection:
         await connection.execute(
             "UPDATE provider_accounts SET circuit_opened_at = now() - interval '1 minute' WHERE id = $1",
             uuid.UUID(down["id"]),
