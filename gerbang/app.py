@@ -22,6 +22,7 @@ from gerbang.config import ConfigurationError, Settings
 from gerbang.db import Database, RowCache, RowChanges, asyncpg_dsn
 from gerbang.exception_handlers import add_exception_handlers
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.http import client_session
 from gerbang.kit.netaccess import AllowList
 from gerbang.kit.routes import RoutedApp
 from gerbang.middleware import RequestContextMiddleware
@@ -65,7 +66,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
         await row_changes.start()
         await request_log.start()
         # One connection pool for every provider call of this process.
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        session = client_session(connector=aiohttp.TCPConnector(limit=200))
         app.state.pay_in = PayIn(
             database, app.state.key_ring, session, app.state.calendar, settings.public_base_url,
             partners=RowCache[uuid.UUID, Partner](row_changes), provider_accounts=router.EnabledAccounts(row_changes),

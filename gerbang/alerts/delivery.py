@@ -25,7 +25,6 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiohttp
 import asyncpg
 from pydantic import SecretStr
 
@@ -35,6 +34,7 @@ from gerbang.alerts.telegram import AlertText, Answer, SendResult, TelegramBot, 
 from gerbang.config import Settings
 from gerbang.db import Database
 from gerbang.events.alerts import Severity
+from gerbang.kit.http import client_session
 from gerbang.kit.log import get_logger
 from gerbang.kit.time import utcnow
 
@@ -99,7 +99,7 @@ class AlertSender:
             log.info("alerts.telegram_off", detail="no bot token and chat id: alerts are listed, not sent")
             await stop.wait()
             return
-        async with aiohttp.ClientSession() as session:
+        async with client_session() as session:
             bot = TelegramBot(
                 session, base_url=self.target.base_url, token=self.target.token, chat_id=self.target.chat_id,
                 timeout=self.settings.timeout,

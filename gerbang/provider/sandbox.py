@@ -101,9 +101,13 @@ class SandboxProvider:
         self, session: aiohttp.ClientSession, account: ProviderAccount, method: str, path: str, body: Any = None
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials['merchant_key']}"}
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
         try:
             async with session.request(
-                method, account.base_url.rstrip("/") + path, json=body, headers=headers, timeout=self.timeout
+                method, account.base_url.rstrip("/") + path, data=data, headers=headers, timeout=self.timeout
             ) as response:
                 payload = await response.read()
                 status = response.status

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 
 from gerbang.exceptions import Unauthorized
+from gerbang.kit.http import client_session
 from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
 
 _CALLBACK_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -39,7 +40,7 @@ class _Callbacks:
     def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
-            self._session, self._loop = aiohttp.ClientSession(timeout=_CALLBACK_TIMEOUT), loop
+            self._session, self._loop = client_session(timeout=_CALLBACK_TIMEOUT), loop
         return self._session
 
     async def close(self) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from gerbang.calendar.service import load_calendar
 from gerbang.events.alerts import raise_alert
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.http import client_session
 from gerbang.kit.money import format_idr
 from gerbang.kit.time import utcnow
 from gerbang.scheduler.base import Job, JobContext, JobError, JobResult
@@ -36,7 +35,7 @@ async def check(ctx: JobContext) -> JobResult:
     async with ctx.database.connection() as connection:
         calendar = await load_calendar(connection)
     await service.settle_due(run, calendar, now)
-    async with aiohttp.ClientSession() as session:
+    async with client_session() as session:
         await service.settle_provider_reported(run, KeyRing(ctx.settings.secret_keys), session)
     async with ctx.database.transaction() as connection:
         message = _summary(ctx, totals)

@@ -26,6 +26,7 @@ import asyncpg
 from gerbang.db import Database
 from gerbang.events import alerts
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.http import client_session
 from gerbang.kit.log import get_logger
 from gerbang.kit.tasks import cancel_and_wait
 from gerbang.kit.time import utcnow
@@ -91,7 +92,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout.total_seconds())
         connector = aiohttp.TCPConnector(limit=self.settings.concurrency, limit_per_host=0)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        async with client_session(timeout=timeout, connector=connector) as session:
             listener = asyncio.create_task(self._listen(stop), name="webhooks.listen")
             recorder = asyncio.create_task(self._record_until(stop), name="webhooks.record")
             try:

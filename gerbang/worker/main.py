@@ -18,6 +18,7 @@ from gerbang.calendar.service import CalendarCache
 from gerbang.config import Settings
 from gerbang.db import Database, RowChanges, asyncpg_dsn
 from gerbang.kit.crypto import KeyRing
+from gerbang.kit.http import client_session
 from gerbang.kit.time import utcnow
 from gerbang.order.expiry import BATCH, expire_due_orders
 from gerbang.order.service import PayIn
@@ -53,7 +54,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str, registry: Col
 
     async def recover_withdrawals(stop: asyncio.Event) -> None:
         # One HTTP session for the loop's life: provider calls reuse its connections.
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with client_session(timeout=aiohttp.ClientTimeout(total=10)) as session:
             payouts = Payouts.from_settings(database, KeyRing(settings.secret_keys), session, settings)
 
             async def recover() -> None:
@@ -67,7 +68,7 @@ def worker_loops(database: Database, settings: Settings, dsn: str, registry: Col
         row_changes = RowChanges(dsn)
         await row_changes.start()
         try:
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+            async with client_session(connector=aiohttp.TCPConnector(limit=50)) as session:
                 pay_in = PayIn(
                     database, KeyRing(settings.secret_keys), session, CalendarCache(row_changes),
                     settings.public_base_url,
