@@ -1,6 +1,6 @@
-"""What every real adapter shares: reading credentials with the aliases the original accepted, one JSON
-call with its failures sorted into the typed errors of `base`, reading amounts and texts out of a
-provider's answer without trusting their types, and a per-account cache of bearer tokens."""
+"""What every real adapter shares: the time one call may take, reading credentials with the aliases the
+original accepted, one JSON call with its failures sorted into the typed errors of `base`, reading amounts and
+texts out of a provider's answer without trusting their types, and a per-account cache of bearer tokens."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ from gerbang.provider.base import (
 )
 
 log = get_logger("gerbang.provider")
+
+
+class TimedAdapter:
+    """An adapter's `timeout`: 15 s a call until `registry.apply_timeouts` sets `GERBANG_<PROVIDER>_TIMEOUT`
+    on the adapter."""
+
+    timeout: aiohttp.ClientTimeout = aiohttp.ClientTimeout(total=15)
 
 
 def credentials_of(

@@ -45,7 +45,7 @@ from gerbang.provider.base import (
     ProviderResponseInvalid,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of
 from gerbang.provider.piro_common import (
     amount_signature,
     md5_hex,
@@ -65,14 +65,11 @@ def query_signature(client_id: str, order_id: str, client_secret: str) -> str:
     return md5_hex(client_id, order_id, client_secret)
 
 
-class GenesisProvider:
+class GenesisProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = True
     callbacks_confirmed: ClassVar[bool] = True
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(credentials, {"client_id": ("clientId",), "client_secret": ("clientSecret",)})

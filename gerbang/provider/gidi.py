@@ -97,7 +97,7 @@ from gerbang.provider.base import (
     ProviderUnavailable,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of, unknown_status
 
 NAME = "gidi"
 METHOD_FEE = "Merchant"
@@ -217,15 +217,12 @@ def _paid_at(value: object) -> datetime | None:
         return None
 
 
-class GidiProvider:
+class GidiProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = True
     callbacks_confirmed: ClassVar[bool] = False
     disbursement_callbacks_signed: ClassVar[bool] = False
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(credentials, {

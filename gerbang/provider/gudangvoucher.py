@@ -53,7 +53,7 @@ from gerbang.provider.base import (
     ProviderResponseInvalid,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of, unknown_status
 
 NAME = "gudangvoucher"
 CREATE_PATH = "/payment_channel/gv_connect/qris/create_qr"
@@ -113,14 +113,11 @@ def _wib_time(value: object) -> datetime | None:
         return None
 
 
-class GudangVoucherProvider:
+class GudangVoucherProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = False
     callbacks_confirmed: ClassVar[bool] = True
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(

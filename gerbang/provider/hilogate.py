@@ -55,7 +55,7 @@ from gerbang.provider.base import (
     ProviderResponseInvalid,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of, unknown_status
 
 NAME = "hilogate"
 CALLBACK_SIGNED_PATH = "/api/v1/transactions"
@@ -131,15 +131,12 @@ def _paid_at(data: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-class HilogateProvider:
+class HilogateProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = True
     callbacks_confirmed: ClassVar[bool] = True
     disbursement_callbacks_signed: ClassVar[bool] = False
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(

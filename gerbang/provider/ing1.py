@@ -80,6 +80,7 @@ from gerbang.provider.base import (
     StatusResult,
 )
 from gerbang.provider.common import (
+    TimedAdapter,
     TokenCache,
     amount_of,
     call_json,
@@ -208,15 +209,14 @@ def _query(callback: InboundCallback) -> dict[str, str]:
     return {key: values[-1] for key, values in fields.items()}
 
 
-class Ing1Provider:
+class Ing1Provider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = False
     callbacks_confirmed: ClassVar[bool] = True
     disbursement_callbacks_signed: ClassVar[bool] = False
 
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+    def __init__(self) -> None:
         self._tokens = TokenCache(REFRESH_EARLY_S)
         self._refused_permanent: set[tuple[uuid.UUID, str]] = set()
         """Permanent tokens ING1 refused: the account's email and password are used instead, if it has them."""

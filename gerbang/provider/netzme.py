@@ -83,7 +83,15 @@ from gerbang.provider.base import (
     ProviderUnavailable,
     StatusResult,
 )
-from gerbang.provider.common import TokenCache, amount_of, call_json, credentials_of, text_of, unknown_status
+from gerbang.provider.common import (
+    TimedAdapter,
+    TokenCache,
+    amount_of,
+    call_json,
+    credentials_of,
+    text_of,
+    unknown_status,
+)
 
 NAME = "netzme"
 TOKEN_PATH = "/v1.0/access-token/b2b"  # noqa: S105 (a path, not a secret)
@@ -279,14 +287,13 @@ def _raise_for(outcome: Outcome, answer: Mapping[str, Any], what: str) -> None:
             raise ProviderRejected(reason)
 
 
-class NetzmeProvider:
+class NetzmeProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = True
     callbacks_confirmed: ClassVar[bool] = False
 
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+    def __init__(self) -> None:
         self._tokens = TokenCache(REFRESH_EARLY_S)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:

@@ -61,7 +61,7 @@ from gerbang.provider.base import (
     ProviderUnavailable,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of, unknown_status
 
 NAME = "oy"
 _WIB = timezone(timedelta(hours=7))
@@ -134,15 +134,12 @@ def _refused(code: str | None, message: str | None) -> Exception:
             return ProviderRejected(reason)
 
 
-class OyProvider:
+class OyProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = False
     callbacks_confirmed: ClassVar[bool] = True
     disbursement_callbacks_signed: ClassVar[bool] = False
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(

@@ -74,7 +74,7 @@ from gerbang.provider.base import (
     ProviderResponseInvalid,
     StatusResult,
 )
-from gerbang.provider.common import amount_of, call_json, credentials_of, refusal, text_of, unknown_status
+from gerbang.provider.common import TimedAdapter, amount_of, call_json, credentials_of, refusal, text_of, unknown_status
 from gerbang.provider.piro_common import (
     amount_signature,
     md5_hex,
@@ -158,15 +158,12 @@ def _check_coordinate(name: str, value: str, limit: int) -> None:
         raise ValueError(f"{name} must be a decimal number between -{limit} and {limit}")
 
 
-class PiroProvider:
+class PiroProvider(TimedAdapter):
     name: ClassVar[str] = NAME
     methods: ClassVar[frozenset[PaymentMethod]] = frozenset({PaymentMethod.qris})
     callbacks_signed: ClassVar[bool] = True
     callbacks_confirmed: ClassVar[bool] = False
     disbursement_callbacks_signed: ClassVar[bool] = True
-
-    def __init__(self, timeout_s: float = 15) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
     def check_credentials(self, credentials: Mapping[str, str]) -> dict[str, str]:
         found = credentials_of(
