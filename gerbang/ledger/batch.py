@@ -24,7 +24,7 @@ from sqlalchemy import text
 from gerbang.kit.sql import Connection, Query
 from gerbang.ledger import repository
 from gerbang.ledger.schemas import PLATFORM, AccountKind, AccountRef, TransactionKind, house
-from gerbang.ledger.service import CurrencyMismatch, InsufficientFunds, InvalidPosting
+from gerbang.ledger.service import CurrencyMismatch, InsufficientFunds, InvalidPosting, create_accounts, key_parts
 
 _NON_NEGATIVE_CHECK = "ledger_accounts_non_negative_check"
 
@@ -116,11 +116,10 @@ def _check(moves: Moves) -> None:
 async def _lock_or_create(connection: Connection, refs: Sequence[AccountRef]) -> dict[AccountRef, asyncpg.Record]:
     """As `ledger.post` does it: all the accounts locked in id order, or, if any is missing, none locked
     while the missing ones are created (sorted), then all locked."""
-    keys = [(ref.kind.value, ref.owner_id, ref.currency, ref.shard) for ref in refs]
+    keys = [key_parts(ref) for ref in refs]
     rows = await repository.lock_accounts_by_ref(connection, keys, all_or_none=True)
     if not rows:
-        new = sorted((*key, ref.kind.normal_side, ref.kind.non_negative) for key, ref in zip(keys, refs, strict=True))
-        await repository.create_accounts(connection, new)
+        await create_accounts(connection, refs)
         rows = await repository.lock_accounts_by_ref(connection, keys)
     found = {(row["kind"], row["owner_id"], row["currency"], row["shard"]): row for row in rows}
     return {ref: found[key] for key, ref in zip(keys, refs, strict=True)}

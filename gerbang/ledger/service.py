@@ -93,14 +93,20 @@ async def post(
     keys = [row_key(ref) for ref in by_ref]
     rows = await repository.post(connection, **written, accounts=keys, amounts=list(by_ref.values()))
     if not rows:  # an account's first use: created holding no lock (see `repository._posting`), then posted
-        new = sorted((*_ref_key_parts(ref), ref.kind.normal_side, ref.kind.non_negative) for ref in by_ref)
-        await repository.create_accounts(connection, new)
+        await create_accounts(connection, by_ref)
         rows = await repository.post(connection, **written, accounts=keys, amounts=list(by_ref.values()))
     return await _posted(connection, idempotency_key, kind, reference, rows)
 
 
-def _ref_key_parts(ref: AccountRef) -> repository.Ref:
+def key_parts(ref: AccountRef) -> repository.Ref:
+    """The columns that name `ref`'s row (kind, owner, currency, shard)."""
     return ref.kind.value, ref.owner_id, ref.currency, ref.shard
+
+
+async def create_accounts(connection: Connection, refs: Iterable[AccountRef]) -> None:
+    """The accounts `refs` name, created where missing (in a sorted order, holding no lock)."""
+    new = sorted((*key_parts(ref), ref.kind.normal_side, ref.kind.non_negative) for ref in refs)
+    await repository.create_accounts(connection, new)
 
 
 def _check_legs(idempotency_key: str, reference: str, legs: Sequence[Leg]) -> None:
@@ -385,7 +391,7 @@ async def balance_of(connection: Connection, ref: AccountRef) -> int:
 def row_key(ref: AccountRef) -> str:
     """The key of the account row `ref` names (`ledger_accounts.key`): for the posting's statement, and for
     another module's statement that reads a balance together with its own rows."""
-    return repository.account_key(*_ref_key_parts(ref))
+    return repository.account_key(*key_parts(ref))
 
 
 async def partner_balances(connection: Connection, partner_id: uuid.UUID, currency: str = "IDR") -> PartnerBalances:
