@@ -48,10 +48,19 @@ async def live_server(app: Any) -> AsyncIterator[str]:
     """`app` served over real HTTP on 127.0.0.1 in this event loop (its lifespan already running)."""
     import uvicorn
 
-    port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False, proxy_headers=False
-    )
+        app, host="127.0.0.1", port=free_port(), lifespan="off", log_config=None, access_log=False,
+        proxy_headers=False,
+    )  # fmt: skip
+    async with served(config) as url:
+        yield url
+
+
+@asynccontextmanager
+async def served(config: Any) -> AsyncIterator[str]:
+    """A uvicorn server with `config` (on 127.0.0.1), in this event loop, until the block ends."""
+    import uvicorn
+
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -59,7 +68,7 @@ async def live_server(app: Any) -> AsyncIterator[str]:
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{config.port}"
     finally:
         server.should_exit = True
         await task

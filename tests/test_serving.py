@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 
 import httpx
@@ -11,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 from gerbang.cli.main import server_config
 from gerbang.config import load_settings
 from gerbang.kit.collector import OLDER_THRESHOLDS, YOUNG_THRESHOLD, settle_for_serving
-from tests.helpers import free_port
+from tests.helpers import free_port, served
 
 
 async def _client_address_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -25,21 +24,10 @@ async def _client_address_app(scope: Scope, receive: Receive, send: Send) -> Non
 async def test_a_forwarded_for_header_from_the_host_does_not_change_the_client_address() -> None:
     """Only `AccessMiddleware`, from `GERBANG_TRUSTED_PROXIES`, reads `X-Forwarded-For`: uvicorn trusts 127.0.0.1
     by default, and would hand the app the address a local caller wrote in the header as the peer."""
-    import uvicorn
-
     config = server_config(_client_address_app, load_settings(host="127.0.0.1", port=free_port()))
     config.lifespan = "off"
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done(), task.result()
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{config.port}") as client:
-            answer = await client.get("/", headers={"X-Forwarded-For": "203.0.113.9"})
-    finally:
-        server.should_exit = True
-        await task
+    async with served(config) as url, httpx.AsyncClient(base_url=url) as client:
+        answer = await client.get("/", headers={"X-Forwarded-For": "203.0.113.9"})
     assert answer.text == "127.0.0.1"
 
 
