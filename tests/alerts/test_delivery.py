@@ -81,14 +81,16 @@ async def test_an_alert_committed_is_delivered_once_and_a_rolled_back_one_never(
 async def test_the_header_shows_the_time_in_jakarta(
     database: Database, telegram: FakeTelegram, start_sender: StartSender, raise_one: Raise
 ) -> None:
-    # Yesterday, so the alert is due whatever the time of day the test runs.
-    at = utcnow().replace(hour=16, minute=3) - timedelta(days=1)
+    # An hour ago: due now, and well inside the sender's 24 h max age whatever the time of day the
+    # test runs (a fixed "yesterday at 16:03 UTC" expired when the suite ran just after 16:03).
+    at = utcnow() - timedelta(hours=1)
+    jakarta = at + timedelta(hours=7)  # WIB is UTC+7 all year: Indonesia keeps no daylight saving
     alert_id = await raise_one("settlement_summary", "Settled 12 orders", now=at)
     async with start_sender(target_of(telegram)):
         await wait_for(lambda: status_is(database, alert_id, "delivered"))
     header = telegram.texts()[0].split("\n", 1)[0]
     assert header.startswith("[INFO] settlement_summary · ")
-    assert " 23:03:" in header
+    assert f" {jakarta:%H:%M}:" in header
     assert header.split(" · ")[1].endswith(" WIB")
 
 
