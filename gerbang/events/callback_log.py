@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, text, update
+from sqlalchemy import CTE, Insert, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.kit.sql import Connection, Query
@@ -20,15 +20,20 @@ BODY_KEPT = 65536
 _FIELDS = ("provider", "event_id", "order_id", "withdrawal_id", "verified", "outcome", "status", "amount", "body")
 
 
-def store_statement(prefix: str = "") -> Insert:
+def store_statement(prefix: str = "", gate: CTE | None = None) -> Insert:
     """The INSERT `store` runs, its parameters named `prefix` + field (for a CTE in a caller's statement, where
-    names like `status` or `body` are taken); it returns the row's id, or nothing for a verified retry."""
-    return (
-        pg_insert(ProviderCallback)
-        .values({field: bindparam(prefix + field) for field in _FIELDS})
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"], index_where=text("verified"))
-        .returning(ProviderCallback.id)
-    )
+    names like `status` or `body` are taken); it returns the row's id, or nothing for a verified retry. With
+    `gate`, a CTE of that statement, it stores only if `gate` returned a row."""
+    stored = pg_insert(ProviderCallback)
+    if gate is None:
+        stored = stored.values({field: bindparam(prefix + field) for field in _FIELDS})
+    else:
+        columns = ProviderCallback.__table__.c
+        chosen = select(*(bindparam(prefix + field, type_=columns[field].type) for field in _FIELDS))
+        stored = stored.from_select(_FIELDS, chosen.where(exists(select(gate))))
+    return stored.on_conflict_do_nothing(
+        index_elements=["provider", "event_id"], index_where=text("verified")
+    ).returning(ProviderCallback.id)
 
 
 def store_values(

@@ -84,17 +84,30 @@ _OUTBOX = Query(_outbox_insert())
 _BOTH = Query(select(_webhook_insert().cte("webhook").c.status).add_cte(_outbox_insert().cte("outbox")))
 
 
+def webhook_and_outbox_ctes(gate: CTE) -> tuple[CTE, CTE]:
+    """`webhook_and_outbox`'s two rows as CTEs of another statement, written only if its data-modifying CTE
+    `gate` returned a row; parameters as `event_values(...)`'s (so the gate must not use `id`, `at`,
+    `event_id`, ... for its own)."""
+    return _webhook_insert(gate).cte("webhook"), _outbox_insert(gate).cte("outbox")
+
+
+def outbox_cte(gate: CTE) -> CTE:
+    """The outbox event of `outbox_values(...)` as a CTE of another statement, written only if `gate` returned
+    a row (whose parameters must not be the event's)."""
+    return _outbox_insert(gate).cte("outbox")
+
+
 def gated_webhook_and_outbox(gate: CTE) -> Query:
     """One statement: the data-modifying CTE `gate` (a compare-and-set `... RETURNING`), and only if it
-    returned a row, `webhook_and_outbox`'s two rows; it returns what `gate` returned. Its parameters are the
-    gate's and `event_values(...)`'s (so the gate must not use `id`, `at`, `event_id`, ... for its own)."""
-    return Query(select(gate).add_cte(_webhook_insert(gate).cte("webhook")).add_cte(_outbox_insert(gate).cte("outbox")))
+    returned a row, `webhook_and_outbox`'s two rows (`webhook_and_outbox_ctes`); it returns what `gate`
+    returned."""
+    return Query(select(gate).add_cte(*webhook_and_outbox_ctes(gate)))
 
 
 def gated_outbox(gate: CTE) -> Query:
-    """One statement: the data-modifying CTE `gate` and, only if it returned a row, the outbox event of
-    `outbox_values(...)`; it returns what `gate` returned (whose parameters must not be the event's)."""
-    return Query(select(gate).add_cte(_outbox_insert(gate).cte("outbox")))
+    """One statement: the data-modifying CTE `gate` and, only if it returned a row, the outbox event
+    (`outbox_cte`); it returns what `gate` returned."""
+    return Query(select(gate).add_cte(outbox_cte(gate)))
 
 
 ENVELOPE = frozenset({"event", "id", "timestamp"})

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from sqlalchemy import Boolean, ColumnElement, literal_column
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as AsyncpgDialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import Compiled
@@ -31,6 +32,28 @@ if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 else:
     Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+REFUSE = "gerbang_refuse"
+"""The SQL function (migration 0025) by which a statement refuses to finish: `gerbang_refuse('why')` fails it
+with `REFUSED_SQLSTATE`, so nothing it wrote stays. A one-statement fast path (a compare-and-set and what it
+entails, say its ledger posting) calls it when one part found it could not be done, and its caller takes the
+careful path instead."""
+REFUSED_SQLSTATE = "GB001"
+
+
+def refuse_unless_returned(cte: str, what: str) -> ColumnElement[bool]:
+    """A condition for a statement's final row that is true if its CTE `cte` returned a row, and otherwise
+    fails the whole statement (`REFUSE`) with the message "`what` refused" (`what`: plain words)."""
+    if not all(character.isalnum() or character == " " for character in what):
+        raise ValueError(f"a refusal's name is plain words, not {what!r}")
+    return literal_column(
+        f"CASE WHEN EXISTS (SELECT FROM {cte}) THEN true ELSE {REFUSE}('{what} refused') END", Boolean
+    )
+
+
+class Refused(Exception):
+    """A statement refused to finish by `gerbang_refuse`; nothing it wrote remains."""
 
 
 class Query:
@@ -65,6 +88,16 @@ class Query:
 
     async def fetchval(self, connection: Connection, **values: Any) -> Any:
         return await connection.fetchval(self.text, *self.args(values))
+
+    async def attempt(self, connection: Connection, **values: Any) -> asyncpg.Record | None:
+        """`fetchrow` of a statement that may refuse (`REFUSE`): raises `Refused` if it did. Outside a
+        transaction, or in a savepoint: a refusal fails the transaction it runs in."""
+        try:
+            return await self.fetchrow(connection, **values)
+        except asyncpg.PostgresError as error:
+            if error.sqlstate == REFUSED_SQLSTATE:
+                raise Refused(error.args[0] if error.args else "refused") from None
+            raise
 
     def __repr__(self) -> str:
         return f"Query({self.text!r})"

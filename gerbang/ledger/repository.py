@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import CTE, ColumnElement, text
 
-from gerbang.kit.sql import Connection, Query
+from gerbang.kit.sql import Connection, Query, refuse_unless_returned
 
 _ACCOUNT_COLUMNS = "a.id, a.kind, a.owner_id, a.shard, a.currency, a.normal_side, a.non_negative, a.balance"
 
@@ -39,54 +40,79 @@ _CREATE_ACCOUNTS = Query(
 )
 
 
-def _posting(match: str, array_type: str) -> Query:
-    """A whole posting in one statement, its accounts named by `match` (`key` or `id`).
+def _posting_parts(match: str, array_type: str, *, prefix: str = "", gate: str | None = None) -> dict[str, str]:
+    """A whole posting as the CTEs of one statement, by name in order; its accounts named by `match` (`key`
+    or `id`), its parameters and CTE names prefixed with `prefix`; with `gate`, it does anything only if the
+    CTE `gate` returned a row.
 
     It locks the accounts in id order, the canonical order every posting uses (no deadlocks), all or none (as
     `_LOCK_ALL_BY_KEY`, and for the same reason: the missing ones are then created holding no lock). Only if
     every account exists, they hold one currency and none that must not go negative would, it writes the
-    transaction, its entries and the balances; a key posted before writes nothing (`ON CONFLICT`). It returns
-    the locked rows, each with its leg's amount and balance after, and the new transaction's id and time (null
-    when nothing was written), for the caller to tell which (`gerbang.ledger.service._post`).
+    transaction, its entries and the balances; a key posted before writes nothing (`ON CONFLICT`). `locked`
+    holds the locked rows, each with its leg's amount and balance after; `posted` the new transaction's id and
+    time (no row when nothing was written).
 
     The balances are computed from the rows as locked: a row changed by a posting that committed while this
     one waited for it is read again at its newest version (READ COMMITTED re-checks locked and updated rows).
     """
-    accounts = f"CAST(:accounts AS {array_type}[])"
-    return Query(
-        text(
-            f"""
-            WITH leg AS (
-                SELECT * FROM unnest({accounts}, CAST(:amounts AS bigint[])) AS leg(account, amount)
-            ), locked AS (
-                SELECT {_ACCOUNT_COLUMNS}, leg.amount,
-                       a.balance + CASE WHEN a.normal_side = 'debit' THEN leg.amount ELSE -leg.amount END
-                           AS balance_after
-                FROM ledger_accounts a JOIN leg ON a.{match} = leg.account
-                WHERE (SELECT count(*) FROM ledger_accounts b WHERE b.{match} = ANY({accounts}))
-                      = cardinality({accounts})
-                ORDER BY a.id FOR UPDATE OF a
-            ), posted AS (
-                INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency)
-                SELECT :key, :kind, :reference, min(currency) FROM locked
-                HAVING count(*) = cardinality({accounts}) AND count(DISTINCT currency) = 1
-                   AND bool_and(NOT non_negative OR balance_after >= 0)
-                ON CONFLICT (idempotency_key) DO NOTHING
-                RETURNING id, created_at
-            ), entries AS (
-                INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
-                SELECT posted.id, locked.id, locked.amount, locked.balance_after, posted.created_at
-                FROM posted, locked
-            ), balances AS (
-                UPDATE ledger_accounts AS account
-                SET balance = locked.balance_after, version = account.version + 1
-                FROM posted, locked WHERE account.id = locked.id
-            )
-            SELECT locked.*, posted.id AS transaction_id, posted.created_at AS transaction_created_at
-            FROM locked LEFT JOIN posted ON true ORDER BY locked.id
-            """
-        )
-    )
+    p = prefix
+    accounts = f"CAST(:{p}accounts AS {array_type}[])"
+    gated = f" WHERE EXISTS (SELECT FROM {gate})" if gate else ""
+    return {
+        f"{p}leg": f"SELECT * FROM unnest({accounts}, CAST(:{p}amounts AS bigint[])) AS leg(account, amount){gated}",
+        f"{p}locked": f"""
+            SELECT {_ACCOUNT_COLUMNS}, leg.amount,
+                   a.balance + CASE WHEN a.normal_side = 'debit' THEN leg.amount ELSE -leg.amount END AS balance_after
+            FROM ledger_accounts a JOIN {p}leg AS leg ON a.{match} = leg.account
+            WHERE (SELECT count(*) FROM ledger_accounts b WHERE b.{match} = ANY({accounts})) = cardinality({accounts})
+            ORDER BY a.id FOR UPDATE OF a""",
+        f"{p}posted": f"""
+            INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency)
+            SELECT :{p}key, :{p}kind, :{p}reference, min(currency) FROM {p}locked
+            HAVING count(*) = cardinality({accounts}) AND count(DISTINCT currency) = 1
+               AND bool_and(NOT non_negative OR balance_after >= 0)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, created_at""",
+        f"{p}entries": f"""
+            INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
+            SELECT posted.id, locked.id, locked.amount, locked.balance_after, posted.created_at
+            FROM {p}posted AS posted, {p}locked AS locked""",
+        f"{p}balances": f"""
+            UPDATE ledger_accounts AS account SET balance = locked.balance_after, version = account.version + 1
+            FROM {p}posted AS posted, {p}locked AS locked WHERE account.id = locked.id""",
+    }
+
+
+def _posting(match: str, array_type: str) -> Query:
+    """A posting in one statement (`_posting_parts`) that returns the locked rows with `transaction_id` and
+    `transaction_created_at`, null when nothing was written, for the caller to tell why
+    (`gerbang.ledger.service._posted`)."""
+    ctes = ", ".join(f"{name} AS ({sql})" for name, sql in _posting_parts(match, array_type).items())
+    returned = "locked.*, posted.id AS transaction_id, posted.created_at AS transaction_created_at"
+    return Query(text(f"WITH {ctes} SELECT {returned} FROM locked LEFT JOIN posted ON true ORDER BY locked.id"))
+
+
+GATED_PREFIX = "posting_"
+"""The names of a gated posting's parameters and CTEs begin with it (`gated_posting`)."""
+
+
+@dataclass(frozen=True)
+class GatedPosting:
+    """A posting, its accounts by key, written by another statement only if that statement's `gate` CTE
+    returned a row: `ctes` to add to it (after the gate), and `made`, a condition on the gate's row that is true
+    if the posting was written and otherwise fails the whole statement with `kit.sql.Refused` (funds short, an
+    account not created yet, the key posted before): nothing is written, and the caller takes its careful path.
+    Its parameters: `gerbang.ledger.service.gated_values(...)`."""
+
+    ctes: tuple[CTE, ...]
+    made: ColumnElement[bool]
+
+
+def gated_posting(gate: CTE, what: str) -> GatedPosting:
+    """`what`: the posting, named in the refusal's message (plain words)."""
+    parts = _posting_parts("key", "text", prefix=GATED_PREFIX, gate=gate.name)
+    ctes = tuple(text(sql).columns().cte(name) for name, sql in parts.items())
+    return GatedPosting(ctes, refuse_unless_returned(f"{GATED_PREFIX}posted", what))
 
 
 _POST_BY_KEY = _posting("key", "text")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import asyncpg
 
@@ -96,6 +98,38 @@ async def post(
         await create_accounts(connection, by_ref)
         rows = await repository.post(connection, **written, accounts=keys, amounts=list(by_ref.values()))
     return await _posted(connection, idempotency_key, kind, reference, rows)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A posting decided but not made: what `post` takes."""
+
+    idempotency_key: str
+    kind: TransactionKind
+    reference: str
+    legs: tuple[Leg, ...]
+
+
+async def post_planned(connection: Connection, plan: Planned) -> Posting:
+    return await post(
+        connection, idempotency_key=plan.idempotency_key, kind=plan.kind, reference=plan.reference, legs=plan.legs
+    )
+
+
+def gated_values(plan: Planned) -> dict[str, Any]:
+    """The parameters of `plan` made by another statement (`repository.gated_posting`): the same checks as
+    `post`; the accounts by reference. That statement refuses rather than create a missing account, and its
+    caller's careful path, through `post`, creates it."""
+    _check_legs(plan.idempotency_key, plan.reference, plan.legs)
+    refs = [leg.account for leg in plan.legs]
+    if not all(isinstance(ref, AccountRef) for ref in refs):
+        raise InvalidPosting("a gated posting names its accounts by reference")
+    prefix = repository.GATED_PREFIX
+    return {
+        f"{prefix}key": plan.idempotency_key, f"{prefix}kind": plan.kind.value, f"{prefix}reference": plan.reference,
+        f"{prefix}accounts": [row_key(ref) for ref in refs if isinstance(ref, AccountRef)],
+        f"{prefix}amounts": [leg.amount for leg in plan.legs],
+    }  # fmt: skip
 
 
 def key_parts(ref: AccountRef) -> repository.Ref:
@@ -224,15 +258,9 @@ def _net(gross: int, fee: int) -> int:
     return gross - fee
 
 
-async def order_paid(
-    connection: Connection,
-    *,
-    order_id: uuid.UUID,
-    partner_id: uuid.UUID,
-    provider_account_id: uuid.UUID,
-    amount_paid: int,
-    fee: int,
-) -> Posting:
+def plan_order_paid(
+    *, order_id: uuid.UUID, partner_id: uuid.UUID, provider_account_id: uuid.UUID, amount_paid: int, fee: int
+) -> Planned:
     """The provider holds the customer's money; the partner is owed it less our fee."""
     net = _net(amount_paid, fee)
     legs = [
@@ -240,27 +268,36 @@ async def order_paid(
         credit(_partner(AccountKind.partner_pending, partner_id), net),
         credit(house(AccountKind.platform_fees, PLATFORM, order_id), fee),
     ]
-    return await post(
-        connection, idempotency_key=f"order:{order_id}:paid", kind=TransactionKind.order_paid,
-        reference=f"order:{order_id}", legs=_nonzero(legs),
-    )  # fmt: skip
+    return Planned(f"order:{order_id}:paid", TransactionKind.order_paid, f"order:{order_id}", tuple(_nonzero(legs)))
+
+
+async def order_paid(
+    connection: Connection, *, order_id: uuid.UUID, partner_id: uuid.UUID, provider_account_id: uuid.UUID,
+    amount_paid: int, fee: int,
+) -> Posting:  # fmt: skip
+    """`plan_order_paid`, posted."""
+    return await post_planned(connection, plan_order_paid(
+        order_id=order_id, partner_id=partner_id, provider_account_id=provider_account_id, amount_paid=amount_paid,
+        fee=fee,
+    ))  # fmt: skip
+
+
+def _plan_move(
+    *, key: str, kind: TransactionKind, reference: str, debited: AccountRef, credited: AccountRef, value: int,
+    what: str,
+) -> Planned:  # fmt: skip
+    """One positive amount debited to one account and credited to another: most business postings."""
+    moved = _money(value, what)
+    return Planned(key, kind, reference, (debit(debited, moved), credit(credited, moved)))
 
 
 async def _move(
-    connection: Connection,
-    *,
-    key: str,
-    kind: TransactionKind,
-    reference: str,
-    debited: AccountRef,
-    credited: AccountRef,
-    value: int,
-    what: str,
-) -> Posting:
-    """One positive amount debited to one account and credited to another: most business postings."""
-    moved = _money(value, what)
-    legs = [debit(debited, moved), credit(credited, moved)]
-    return await post(connection, idempotency_key=key, kind=kind, reference=reference, legs=legs)
+    connection: Connection, *, key: str, kind: TransactionKind, reference: str, debited: AccountRef,
+    credited: AccountRef, value: int, what: str,
+) -> Posting:  # fmt: skip
+    return await post_planned(connection, _plan_move(
+        key=key, kind=kind, reference=reference, debited=debited, credited=credited, value=value, what=what
+    ))  # fmt: skip
 
 
 async def settlement(connection: Connection, *, order_id: uuid.UUID, partner_id: uuid.UUID, net: int) -> Posting:
@@ -272,27 +309,28 @@ async def settlement(connection: Connection, *, order_id: uuid.UUID, partner_id:
     )  # fmt: skip
 
 
-async def withdrawal_hold(
-    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
-) -> Posting:
+def plan_withdrawal_hold(*, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int) -> Planned:
     """A requested withdrawal's gross moves from available to held until the provider answers."""
-    return await _move(
-        connection, key=f"withdrawal:{withdrawal_id}:hold", kind=TransactionKind.withdrawal_hold,
+    return _plan_move(
+        key=f"withdrawal:{withdrawal_id}:hold", kind=TransactionKind.withdrawal_hold,
         reference=f"withdrawal:{withdrawal_id}", debited=_partner(AccountKind.partner_available, partner_id),
         credited=_partner(AccountKind.partner_held, partner_id), value=gross, what="amount",
     )  # fmt: skip
 
 
-async def withdrawal_complete(
-    connection: Connection,
-    *,
-    withdrawal_id: uuid.UUID,
-    partner_id: uuid.UUID,
-    provider_account_id: uuid.UUID,
-    gross: int,
-    fee: int,
-    after_release: bool = False,
+async def withdrawal_hold(
+    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
 ) -> Posting:
+    """`plan_withdrawal_hold`, posted."""
+    return await post_planned(
+        connection, plan_withdrawal_hold(withdrawal_id=withdrawal_id, partner_id=partner_id, gross=gross)
+    )
+
+
+def plan_withdrawal_complete(
+    *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, provider_account_id: uuid.UUID, gross: int, fee: int,
+    after_release: bool = False,
+) -> Planned:  # fmt: skip
     """The payout left: the hold is consumed, the provider balance pays the net, the fee is ours.
 
     `after_release` is for a provider that reported failure and then success: the hold was already
@@ -306,10 +344,23 @@ async def withdrawal_complete(
         credit(house(AccountKind.provider_balance, provider_account_id, withdrawal_id), net),
         credit(house(AccountKind.platform_fees, PLATFORM, withdrawal_id), fee),
     ]
-    return await post(
-        connection, idempotency_key=f"withdrawal:{withdrawal_id}:complete", kind=TransactionKind.withdrawal_complete,
-        reference=f"withdrawal:{withdrawal_id}", legs=_nonzero(legs),
-    )  # fmt: skip
+    return Planned(
+        f"withdrawal:{withdrawal_id}:complete",
+        TransactionKind.withdrawal_complete,
+        f"withdrawal:{withdrawal_id}",
+        tuple(_nonzero(legs)),
+    )
+
+
+async def withdrawal_complete(
+    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, provider_account_id: uuid.UUID,
+    gross: int, fee: int, after_release: bool = False,
+) -> Posting:  # fmt: skip
+    """`plan_withdrawal_complete`, posted."""
+    return await post_planned(connection, plan_withdrawal_complete(
+        withdrawal_id=withdrawal_id, partner_id=partner_id, provider_account_id=provider_account_id, gross=gross,
+        fee=fee, after_release=after_release,
+    ))  # fmt: skip
 
 
 async def withdrawal_release(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from gerbang.events import callback_log
 from gerbang.events import service as events
 from gerbang.kit.sql import Connection, Query
+from gerbang.ledger.repository import gated_posting
 from gerbang.models import Partner, Withdrawal
 
 _NEW = (
@@ -24,13 +25,19 @@ _NEW = (
 _FIRST_SEND = {"submit_attempts": 1}
 # A partner's withdrawal and its `withdraw.requested` outbox event in one statement: the event exists exactly
 # if the withdrawal does, and nothing is written for a reference the partner already used.
-_INSERT = events.gated_outbox(
+_CREATED = (
     pg_insert(Withdrawal)
     .values({name: bindparam(name) for name in _NEW} | _FIRST_SEND)
     .on_conflict_do_nothing(index_elements=["partner_id", "reference"])
     .returning(*Withdrawal.__table__.columns)
     .cte("created")
 )
+_INSERT = events.gated_outbox(_CREATED)
+# The same, with the hold posted by the same statement (one round trip, no transaction to open and commit):
+# if the hold cannot be posted now (funds short, the partner's first withdrawal), the statement refuses and
+# nothing of it stays.
+_HOLD = gated_posting(_CREATED, "withdrawal hold")
+_INSERT_HELD = Query(select(_CREATED).where(_HOLD.made).add_cte(_CREATED, events.outbox_cte(_CREATED), *_HOLD.ctes))
 # The platform's payouts have no partner: their references are unique among themselves (a partial index).
 _INSERT_PLATFORM = Query(
     pg_insert(Withdrawal)
@@ -126,6 +133,14 @@ async def insert(connection: Connection, event: dict[str, Any], **values: Any) -
     """The new withdrawal with its outbox event (`event`: `events.outbox_values(...)`); None if the partner
     already has a withdrawal with this reference (and nothing is written)."""
     return await _INSERT.fetchrow(connection, **event, **values)
+
+
+async def insert_held(
+    connection: Connection, event: dict[str, Any], hold: dict[str, Any], **values: Any
+) -> asyncpg.Record | None:
+    """`insert` and the hold (`ledger.gated_values(plan_withdrawal_hold(...))`) in one statement, outside a
+    transaction; raises `Refused` if the hold cannot be posted now (and nothing is written)."""
+    return await _INSERT_HELD.attempt(connection, **event, **hold, **values)
 
 
 async def insert_platform(connection: Connection, **values: Any) -> asyncpg.Record | None:

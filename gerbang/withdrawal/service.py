@@ -30,7 +30,7 @@ from gerbang.exceptions import Conflict, GerbangError, NotFound, UnprocessableEn
 from gerbang.kit.crypto import KeyRing
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
-from gerbang.kit.sql import Connection
+from gerbang.kit.sql import Connection, Refused
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.ledger.schemas import AccountKind, AccountRef
@@ -228,14 +228,23 @@ async def request(
         topic="withdraws.v1", key=str(withdrawal_id), event="withdraw.requested", at=now,
         data=payload(new | repository.moved_fields("PENDING", now, None)),
     )  # fmt: skip
-    async with payouts.database.transaction() as connection:
-        row = await repository.insert(connection, requested, **new)
-        if row is None:
+    hold = ledger.plan_withdrawal_hold(withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
+    try:  # the usual case: the withdrawal, its event and its hold in one statement, all or nothing
+        async with payouts.database.connection() as connection:
+            row = await repository.insert_held(connection, requested, ledger.gated_values(hold), **new)
+    except Refused:
+        # The hold could not be posted so (funds short, or the partner's first withdrawal, whose held account
+        # the posting creates): nothing was written; the same in a transaction says which, and does it.
+        async with payouts.database.transaction() as connection:
+            row = await repository.insert(connection, requested, **new)
+            if row is not None:
+                # The hold last: the partner's balance rows stay locked only for it and the commit. Refused for
+                # want of funds, the whole transaction rolls back: no withdrawal, no event, no hold.
+                await ledger.post_planned(connection, hold)
+    if row is None:
+        async with payouts.database.connection() as connection:
             existing = await repository.id_by_reference(connection, partner_id, body.reference or "")
-            raise DuplicateReference(f"reference {body.reference!r} is already withdrawal {existing}")
-        # The hold last: the partner's balance rows stay locked only for it and the commit. Refused for want
-        # of funds, the whole transaction rolls back: no withdrawal, no event, no hold.
-        await ledger.withdrawal_hold(connection, withdrawal_id=withdrawal_id, partner_id=partner_id, gross=body.amount)
+        raise DuplicateReference(f"reference {body.reference!r} is already withdrawal {existing}")
     after = await submit(payouts, row, account, first=True)
     return view(after) if after is not None else await get(payouts.database, withdrawal_id)
 
