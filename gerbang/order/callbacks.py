@@ -27,9 +27,10 @@ from gerbang.events import service as events
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
-from gerbang.kit.sql import Connection, Query
+from gerbang.kit.sql import Connection, Query, Refused, refuse_unless_returned
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
+from gerbang.ledger.repository import gated_posting
 from gerbang.models import Order, ProviderCallback
 from gerbang.order.payloads import payment_payload
 from gerbang.order.service import PayIn
@@ -48,14 +49,14 @@ log = get_logger("gerbang.callbacks")
 
 # The order, locked, with what acting on it needs: the partner's pay-in fees and the provider account that
 # verifies its callbacks (a row value, null for an order without a charge). One round trip instead of three.
-_LOCK_ORDER = Query(
-    text(
-        f"SELECT {', '.join(f'o.{column.name}' for column in Order.__table__.columns)}, "
-        "p.payin_weekday_percent, p.payin_weekday_flat, p.payin_weekend_percent, p.payin_weekend_flat, "
-        "a AS account FROM orders o JOIN partners p ON p.id = o.partner_id "
-        "LEFT JOIN provider_accounts a ON a.id = o.provider_account_id WHERE o.id = :id FOR UPDATE OF o"
-    )
+_ORDER = (
+    f"SELECT {', '.join(f'o.{column.name}' for column in Order.__table__.columns)}, "
+    "p.payin_weekday_percent, p.payin_weekday_flat, p.payin_weekend_percent, p.payin_weekend_flat, "
+    "a AS account FROM orders o JOIN partners p ON p.id = o.partner_id "
+    "LEFT JOIN provider_accounts a ON a.id = o.provider_account_id WHERE o.id = :id"
 )
+_READ_ORDER = Query(text(_ORDER))
+_LOCK_ORDER = Query(text(f"{_ORDER} FOR UPDATE OF o"))
 # A transition records the callback's outcome in its own statement (one round trip less); with no callback
 # (`callback_id` null: a status query's answer, an expiry) the CTE changes nothing.
 _NOTE = (
@@ -84,6 +85,19 @@ _MARK_PAID = events.gated_webhook_and_outbox(_paying().add_cte(_NOTE).cte("moved
 # the callback stored with its outcome, and only if it is not a retry, the order paid with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
 _STORE_AND_MARK_PAID = events.gated_webhook_and_outbox(_paying(exists(select(_STORED))).cte("moved"))
+# The order paid, its events, the callback and the payment's ledger posting, for an order read without a lock
+# (`paid_at_once`). The order's row first, as under `lock_order`: the careful path takes the same locks in the
+# same order (order, callback's notification id, ledger accounts), so the two never deadlock. Nothing moves if
+# the order is no longer PENDING; the statement refuses, and nothing of it stays, if the notification was
+# stored before (a retry, which must move nothing) or the posting cannot be made now.
+_PAID_NOW = _paying().cte("moved")
+_STORED_NOW = callback_log.store_statement("callback_", gate=_PAID_NOW).cte("stored")
+_PAID_POSTING = gated_posting(_PAID_NOW, "order payment")
+_STORE_PAY_AND_POST = Query(
+    select(_PAID_NOW.c.id)
+    .where(refuse_unless_returned(_STORED_NOW.name, "callback retry"), _PAID_POSTING.made)
+    .add_cte(_PAID_NOW, _STORED_NOW, *events.webhook_and_outbox_ctes(_PAID_NOW), *_PAID_POSTING.ctes)
+)
 _MARK_CLOSED = events.gated_webhook_and_outbox(
     update(Order)
     .where(Order.id == bindparam("order_id"), Order.status == "PENDING")
@@ -120,6 +134,8 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         return adapter.acknowledge(False)
     if not adapter.callbacks_signed or adapter.callbacks_confirmed:
         return await _confirm_by_status(pay_in, adapter, callback, claimed)
+    if await paid_at_once(pay_in, adapter, callback, claimed):
+        return adapter.acknowledge(True)
     async with pay_in.database.transaction() as connection:
         order = await lock_order(connection, claimed.order_id) if claimed.order_id else None
         account = order["account"] if order is not None else None
@@ -152,6 +168,46 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
         await flag_outcome(connection, adapter.name, order, outcome)
     return adapter.acknowledge(True)
+
+
+async def paid_at_once(
+    pay_in: PayIn, adapter: PaymentProvider, callback: InboundCallback, claimed: PaymentCallback
+) -> bool:
+    """The common callback without a transaction: a verified PAID, for the right amount, of a PENDING order on
+    an account with no daily cap. The order is read without a lock; then one statement stores the callback,
+    pays the order by compare-and-set with its events, and posts the payment (two round trips, not five).
+    False if the callback is anything else, if the order moved meanwhile, or if that statement refused (a
+    retry of a notification stored before, the partner's first payment): nothing was written, and `receive`'s
+    careful path, under the order's lock, decides."""
+    if claimed.status is not PaymentStatus.paid or claimed.order_id is None:
+        return False
+    async with pay_in.database.connection() as connection:
+        order = await _READ_ORDER.fetchrow(connection, id=claimed.order_id)
+        account = order["account"] if order is not None else None
+        if (
+            order is None or account is None or account["provider"] != adapter.name or order["status"] != "PENDING"
+            or claimed.amount != order["amount"] or account["daily_cap"] is not None
+            or not adapter.verify_callback(adapter_account(account, pay_in.key_ring), callback)
+        ):  # fmt: skip
+            return False
+        paid_at = _paid_at(order, claimed.paid_at)
+        fee, values = _paid_values(
+            await pay_in.calendar.current(connection), order, paid_at, expected="PENDING", callback_id=None,
+            outcome="applied",
+        )  # fmt: skip
+        stored_now = callback_log.store_values(
+            "callback_", provider=adapter.name, body=callback.recorded, verified=True, outcome="applied",
+            event_id=claimed.event_id, order_id=claimed.order_id, status=claimed.status.value, amount=claimed.amount,
+        )  # fmt: skip
+        payment = ledger.plan_order_paid(
+            order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
+            amount_paid=order["amount"], fee=fee,
+        )  # fmt: skip
+        try:
+            paid = await _STORE_PAY_AND_POST.attempt(connection, **values, **stored_now, **ledger.gated_values(payment))
+        except Refused:
+            return False
+    return paid is not None
 
 
 async def _confirm_by_status(
@@ -335,6 +391,23 @@ def payin_fee(
     return min(rate.fee_for(amount), amount - 1)
 
 
+def _paid_values(
+    calendar: BusinessCalendar, order: asyncpg.Record, paid_at: datetime, *, expected: str, callback_id: int | None,
+    outcome: str,
+) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """The fee, and the parameters of a statement that pays `order` (`_paying`) with its webhook and event."""
+    fee = payin_fee(calendar, order, order["amount"], paid_at)
+    now = utcnow()
+    return fee, {
+        "order_id": order["id"], "expected": expected, "paid_at": paid_at, "fee": fee, "now": now,
+        "callback_id": callback_id, "outcome": outcome, **events.event_values(
+            partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"], topic="payments.v1",
+            key=str(order["id"]), outbox_event="payment.completed", data=payment_payload(order, "PAID", fee, paid_at),
+            at=now,
+        ),
+    }  # fmt: skip
+
+
 async def mark_paid(
     connection: Connection, pay_in: PayIn, order: asyncpg.Record, account: asyncpg.Record, paid_at: datetime,
     *, expected: str, callback_id: int | None, outcome: str, stored_now: dict[str, Any] | None = None,
@@ -344,17 +417,12 @@ async def mark_paid(
     or None if the order was no longer `expected`. `stored_now`: a callback not stored yet, as
     `callback_log.store_values("callback_", ...)`, stored by the same statement; if it is a retry of one
     stored before, nothing moves (and None)."""
-    fee = payin_fee(await pay_in.calendar.current(connection), order, order["amount"], paid_at)
-    now = utcnow()
-    statement, stored = (_MARK_PAID, {}) if stored_now is None else (_STORE_AND_MARK_PAID, stored_now)
-    paid = await statement.fetchrow(
-        connection, order_id=order["id"], expected=expected, paid_at=paid_at, fee=fee, now=now,
-        callback_id=callback_id, outcome=outcome, **stored, **events.event_values(
-            partner_id=order["partner_id"], webhook_event="payment.paid", object_id=order["id"], topic="payments.v1",
-            key=str(order["id"]), outbox_event="payment.completed", data=payment_payload(order, "PAID", fee, paid_at),
-            at=now,
-        ),
+    fee, values = _paid_values(
+        await pay_in.calendar.current(connection), order, paid_at, expected=expected, callback_id=callback_id,
+        outcome=outcome,
     )  # fmt: skip
+    statement, stored = (_MARK_PAID, {}) if stored_now is None else (_STORE_AND_MARK_PAID, stored_now)
+    paid = await statement.fetchrow(connection, **values, **stored)
     if paid is None:
         return None
     if account["daily_cap"] is not None:
