@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -95,3 +96,16 @@ async def changed_behind_the_apps_back(app: Any) -> AsyncIterator[None]:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the change was never notified")
+
+
+async def create_house_shards(database: Any, provider_account_id: uuid.UUID) -> None:
+    """Every shard of the house accounts a payment or a payout posts to (the provider account's balance, the
+    platform's fees), as a busy gateway has them: which shard a posting takes follows from its business id,
+    and one-statement fast paths refuse, for the careful path to create it, a shard not created yet."""
+    from gerbang.ledger import service as ledger
+    from gerbang.ledger.schemas import HOUSE_SHARDS, PLATFORM, AccountKind, house
+
+    owners = {AccountKind.provider_balance: provider_account_id, AccountKind.platform_fees: PLATFORM}
+    houses = [house(kind, owner, uuid.UUID(int=n)) for kind, owner in owners.items() for n in range(HOUSE_SHARDS)]
+    async with database.transaction() as connection:
+        await ledger.create_accounts(connection, houses)

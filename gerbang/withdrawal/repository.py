@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.events import callback_log
 from gerbang.events import service as events
-from gerbang.kit.sql import Connection, Query
+from gerbang.kit.sql import Connection, Query, refuse_unless_returned
 from gerbang.ledger.repository import gated_posting
 from gerbang.models import Partner, Withdrawal
 
@@ -66,12 +66,12 @@ _BY_REFERENCE = Query(
 _GET = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")))
 # The withdrawal, locked, with the provider account that pays it (a row value): what a callback is verified
 # against, in one round trip.
-_LOCK_WITH_ACCOUNT = Query(
-    text(
-        f"SELECT {', '.join(f'w.{column.name}' for column in Withdrawal.__table__.columns)}, a AS account "
-        "FROM withdrawals w JOIN provider_accounts a ON a.id = w.provider_account_id WHERE w.id = :id FOR UPDATE OF w"
-    )
+_WITH_ACCOUNT = (
+    f"SELECT {', '.join(f'w.{column.name}' for column in Withdrawal.__table__.columns)}, a AS account "
+    "FROM withdrawals w JOIN provider_accounts a ON a.id = w.provider_account_id WHERE w.id = :id"
 )
+_READ_WITH_ACCOUNT = Query(text(_WITH_ACCOUNT))
+_LOCK_WITH_ACCOUNT = Query(text(f"{_WITH_ACCOUNT} FOR UPDATE OF w"))
 _GET_FOR_UPDATE = Query(select(*Withdrawal.__table__.columns).where(Withdrawal.id == bindparam("id")).with_for_update())
 # The payout account: the first enabled account of a payout provider by priority, then age. One definition for
 # the account check and the request's terms.
@@ -106,6 +106,20 @@ _MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving().cte("moved"))
 # stored with its outcome, and only if it is not a retry, the move with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
 _STORE_AND_MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving(exists(select(_STORED))).cte("moved"))
+# A partner's open withdrawal completed, for a row read without a lock (`complete_at_once`): the move with
+# its events, then the callback that says so, then the completion's ledger posting. The withdrawal's row
+# first, as under `lock_with_account`: the careful path takes the same locks in the same order (withdrawal,
+# notification id, ledger accounts), so the two never deadlock. Nothing moves if the withdrawal is no longer
+# `expected`; the statement refuses, and nothing of it stays, if the notification was stored before (a retry,
+# which must move nothing) or the posting cannot be made now.
+_COMPLETED_NOW = _moving().cte("moved")
+_STORED_NOW = callback_log.store_statement("callback_", gate=_COMPLETED_NOW).cte("stored")
+_COMPLETION = gated_posting(_COMPLETED_NOW, "withdrawal completion")
+_COMPLETE_AT_ONCE = Query(
+    select(_COMPLETED_NOW)
+    .where(refuse_unless_returned(_STORED_NOW.name, "callback retry"), _COMPLETION.made)
+    .add_cte(_COMPLETED_NOW, _STORED_NOW, *events.webhook_and_outbox_ctes(_COMPLETED_NOW), *_COMPLETION.ctes)
+)
 _RESCHEDULE = Query(
     update(Withdrawal)
     .where(Withdrawal.id == bindparam("id"))
@@ -179,6 +193,11 @@ async def lock_with_account(connection: Connection, withdrawal_id: uuid.UUID) ->
     return await _LOCK_WITH_ACCOUNT.fetchrow(connection, id=withdrawal_id)
 
 
+async def read_with_account(connection: Connection, withdrawal_id: uuid.UUID) -> asyncpg.Record | None:
+    """`lock_with_account` without the lock."""
+    return await _READ_WITH_ACCOUNT.fetchrow(connection, id=withdrawal_id)
+
+
 async def payout_account(connection: Connection, providers: Sequence[str]) -> asyncpg.Record | None:
     return await _PAYOUT_ACCOUNT.fetchrow(connection, providers=list(providers))
 
@@ -203,16 +222,36 @@ async def move(
     `announced`: the partner's webhook and outbox event (`events.event_values(...)`), written only with the
     move. `stored_now` (with `announced`): a callback to store in the same statement
     (`callback_log.store_values("callback_", ...)`); if it is a retry of one stored before, nothing moves."""
-    values = {
-        "withdrawal_id": withdrawal_id, "expected": expected, "now": now, "next_check_at": next_check_at,
-        **moved_fields(status, now, provider_reference, failure_reason),
-    }  # fmt: skip
+    values = _move_values(withdrawal_id, expected, status, now, next_check_at, provider_reference, failure_reason)
     if announced is None:
         if stored_now is not None:
             raise ValueError("a callback is stored with the move only together with its events")
         return await _MOVE.fetchrow(connection, **values)
     statement = _MOVE_ANNOUNCED if stored_now is None else _STORE_AND_MOVE_ANNOUNCED
     return await statement.fetchrow(connection, **values, **announced, **(stored_now or {}))
+
+
+def _move_values(
+    withdrawal_id: uuid.UUID, expected: str, status: str, now: datetime, next_check_at: datetime,
+    provider_reference: str | None, failure_reason: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "withdrawal_id": withdrawal_id, "expected": expected, "now": now, "next_check_at": next_check_at,
+        **moved_fields(status, now, provider_reference, failure_reason),
+    }  # fmt: skip
+
+
+async def complete_at_once(
+    connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, now: datetime, provider_reference: str | None,
+    announced: dict[str, Any], stored_now: dict[str, Any], completion: dict[str, Any],
+) -> asyncpg.Record | None:  # fmt: skip
+    """`expected` -> COMPLETED with `announced` (`events.event_values(...)`), the callback `stored_now`
+    (`callback_log.store_values("callback_", ...)`) and the posting `completion`
+    (`ledger.gated_values(...)`), in one statement outside a transaction: the withdrawal after it, or None if
+    it was no longer `expected` (and nothing is written); raises `Refused` if the callback was stored before or
+    the posting cannot be made now (and nothing is written)."""
+    values = _move_values(withdrawal_id, expected, "COMPLETED", now, now, provider_reference)
+    return await _COMPLETE_AT_ONCE.attempt(connection, **values, **announced, **stored_now, **completion)
 
 
 async def reschedule(connection: Connection, withdrawal_id: uuid.UUID, next_check_at: datetime, now: datetime) -> None:

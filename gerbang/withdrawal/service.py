@@ -416,6 +416,42 @@ def payload(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _announcement(
+    row: asyncpg.Record, status: str, now: datetime, provider_reference: str | None, failure_reason: str | None = None
+) -> dict[str, Any]:
+    """The partner's webhook and the outbox event of its withdrawal `row` reaching the final `status`."""
+    kind = "completed" if status == "COMPLETED" else "failed"
+    after = dict(row) | repository.moved_fields(status, now, provider_reference, failure_reason)
+    return events.event_values(
+        partner_id=row["partner_id"], webhook_event=f"withdrawal.{kind}", object_id=row["id"], topic="withdraws.v1",
+        key=str(row["id"]), outbox_event=f"withdraw.{kind}", data=payload(after), at=now,
+    )  # fmt: skip
+
+
+async def complete_at_once(
+    connection: Connection, row: asyncpg.Record, provider_reference: str | None, stored_now: dict[str, Any]
+) -> bool:
+    """A partner's open withdrawal `row`, read without a lock, completed by the callback `stored_now` in one
+    statement: the move with its events, the callback, the completion's posting. False if it was no longer
+    open as read, or the statement refused (a retry of a notification stored before, an account the posting
+    needs not created yet): nothing was written, and the careful path, under the row's lock, decides."""
+    now = utcnow()
+    reference = provider_reference or row["provider_reference"]
+    completion = ledger.plan_withdrawal_complete(
+        withdrawal_id=row["id"], partner_id=row["partner_id"], provider_account_id=row["provider_account_id"],
+        gross=row["amount"], fee=row["fee"],
+    )  # fmt: skip
+    try:
+        completed = await repository.complete_at_once(
+            connection, row["id"], expected=row["status"], now=now, provider_reference=reference,
+            announced=_announcement(row, "COMPLETED", now, reference), stored_now=stored_now,
+            completion=ledger.gated_values(completion),
+        )  # fmt: skip
+    except Refused:
+        return False
+    return completed is not None
+
+
 async def _finish(
     connection: Connection, row: asyncpg.Record, status: str, now: datetime, *, provider_reference: str | None,
     failure_reason: str | None = None, stored_now: dict[str, Any] | None = None,
@@ -424,14 +460,7 @@ async def _finish(
     in the same statement. A platform payout has no partner to tell and is not in the withdrawal event catalog
     (docs/events.md): its trail is the audit log and the ledger. `stored_now`: the callback that says so, stored
     by the same statement; None if that callback is a retry of one stored before (and nothing moved)."""
-    announced = None
-    if not is_platform(row):
-        kind = "completed" if status == "COMPLETED" else "failed"
-        after = dict(row) | repository.moved_fields(status, now, provider_reference, failure_reason)
-        announced = events.event_values(
-            partner_id=row["partner_id"], webhook_event=f"withdrawal.{kind}", object_id=row["id"],
-            topic="withdraws.v1", key=str(row["id"]), outbox_event=f"withdraw.{kind}", data=payload(after), at=now,
-        )  # fmt: skip
+    announced = None if is_platform(row) else _announcement(row, status, now, provider_reference, failure_reason)
     moved = await repository.move(
         connection, row["id"], expected=row["status"], status=status, now=now, next_check_at=now,
         provider_reference=provider_reference, failure_reason=failure_reason, announced=announced,

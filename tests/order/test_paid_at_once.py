@@ -15,13 +15,12 @@ from fastapi import FastAPI
 
 from gerbang.db import Database
 from gerbang.kit.time import utcnow
-from gerbang.ledger import service as ledger
-from gerbang.ledger.schemas import HOUSE_SHARDS, PLATFORM, AccountKind, house
 from gerbang.order import callbacks
 from gerbang.provider.base import InboundCallback
 from gerbang.provider.registry import provider
 from gerbang.sandbox.protocol import SIGNATURE_HEADER, sign
 from tests.auth.people import Tenant
+from tests.helpers import create_house_shards
 from tests.order.conftest import Post
 
 KEY = "sbx_merchant_key_0123456789"
@@ -34,12 +33,7 @@ async def new_order(
     post: Post, shop: Tenant, add_account: Callable[..., Awaitable[dict[str, Any]]], database: Database
 ) -> Order:
     account = await add_account()
-    # Every shard of the house accounts a payment credits, as a busy gateway has them: the shard a payment
-    # posts to follows from its order id, and one not created yet is the careful path's to create.
-    owners = {AccountKind.provider_balance: uuid.UUID(account["id"]), AccountKind.platform_fees: PLATFORM}
-    houses = [house(kind, owner, uuid.UUID(int=n)) for kind, owner in owners.items() for n in range(HOUSE_SHARDS)]
-    async with database.transaction() as connection:
-        await ledger.create_accounts(connection, houses)
+    await create_house_shards(database, uuid.UUID(account["id"]))
 
     async def create(reference: str) -> str:
         response = await post(shop, "/api/v1/payments", {"amount": 100_000, "reference": reference})

@@ -1,5 +1,7 @@
-"""A withdrawal, its `withdraw.requested` event and its hold in one statement (`repository.insert_held`): all
-three or, refused, none; the request's careful path then says why (tests/withdrawal/test_withdrawals.py)."""
+"""One-statement fast paths: a withdrawal, its `withdraw.requested` event and its hold
+(`repository.insert_held`), and a completion callback's move, events, stored callback and posting
+(`service.complete_at_once`): all or, refused, nothing; the careful paths then decide
+(tests/withdrawal/test_withdrawals.py covers both through HTTP)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ import pytest
 from fastapi import FastAPI
 
 from gerbang.db import Database
+from gerbang.events import callback_log
 from gerbang.events import service as events
 from gerbang.kit.sql import Refused
 from gerbang.kit.time import utcnow
 from gerbang.ledger import service as ledger
-from gerbang.withdrawal import repository
+from gerbang.withdrawal import repository, service
 from tests.auth.people import Tenant, tenant
+from tests.helpers import create_house_shards
 from tests.withdrawal.conftest import Fund, Send, balances
 
 CREATE = "/api/v1/withdrawals/s2s/withdrawals"
@@ -126,3 +130,51 @@ async def test_a_reference_used_before_writes_nothing_and_refuses_nothing(
     assert second is None
     assert await _written(database, again) == (0, 0, 0)
     assert await _available(database, shop) == before
+
+
+def _completed_by(withdrawal_id: uuid.UUID, event_id: str) -> dict[str, Any]:
+    return callback_log.store_values(
+        "callback_", provider="sandbox", body=b"{}", verified=True, outcome="applied", event_id=event_id,
+        withdrawal_id=withdrawal_id, status="COMPLETED",
+    )  # fmt: skip
+
+
+async def _completion_written(database: Database, withdrawal_id: uuid.UUID) -> tuple[str, int, int, int, int]:
+    """The withdrawal's status, and its stored callbacks, ledger transactions, webhooks and outbox events."""
+    written = await _written(database, withdrawal_id)
+    async with database.connection() as connection:
+        status = await connection.fetchval("SELECT status FROM withdrawals WHERE id = $1", withdrawal_id)
+        stored = await connection.fetchval(
+            "SELECT count(*) FROM provider_callbacks WHERE withdrawal_id = $1", withdrawal_id
+        )
+        hooks = await connection.fetchval("SELECT count(*) FROM webhook_events WHERE object_id = $1", withdrawal_id)
+    return status, stored, written[2], hooks, written[1]
+
+
+async def test_a_completion_callback_is_applied_by_one_statement(
+    s2s: Send, shop: Tenant, fund: Fund, database: Database, sandbox_account: dict[str, Any]
+) -> None:
+    like = await _like_the_first(s2s, shop, fund, database)
+    await create_house_shards(database, uuid.UUID(sandbox_account["id"]))
+    withdrawal_id, row = await _insert_held(database, like, 20_000)  # PENDING, never sent: no sandbox timer
+    async with database.connection() as connection:
+        assert await service.complete_at_once(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:1"))
+    assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)  # hold + completion
+    async with database.connection() as connection:  # the same row as read before: no longer PENDING
+        assert not await service.complete_at_once(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:2"))
+    assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)
+
+
+async def test_a_completion_reusing_a_stored_notification_id_refuses_and_moves_nothing(
+    s2s: Send, shop: Tenant, fund: Fund, database: Database, sandbox_account: dict[str, Any]
+) -> None:
+    like = await _like_the_first(s2s, shop, fund, database)
+    await create_house_shards(database, uuid.UUID(sandbox_account["id"]))
+    withdrawal_id, row = await _insert_held(database, like, 20_000)
+    async with database.connection() as connection:
+        await callback_log.store(
+            connection, provider="sandbox", body=b"{}", verified=True, outcome="ignored", event_id="evt:reused",
+            withdrawal_id=withdrawal_id, status="PROCESSING",
+        )  # fmt: skip
+        assert not await service.complete_at_once(connection, row, None, _completed_by(withdrawal_id, "evt:reused"))
+    assert await _completion_written(database, withdrawal_id) == ("PENDING", 1, 1, 0, 1)
