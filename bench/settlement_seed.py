@@ -54,7 +54,7 @@ FROM generate_series($3::bigint, $4::bigint) i,
 _TRANSACTIONS = """
 INSERT INTO ledger_transactions (idempotency_key, kind, reference, currency, created_at)
 SELECT 'order:' || o.id || ':paid', 'order_paid', 'order:' || o.id, 'IDR', o.paid_at
-FROM orders o WHERE o.reference LIKE 'BENCH-%' ORDER BY o.paid_at, o.id
+FROM orders o WHERE o.provider_account_id = $1 AND o.reference LIKE 'BENCH-%' ORDER BY o.paid_at, o.id
 """
 _ENTRIES = f"""
 INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after, created_at)
@@ -65,7 +65,7 @@ SELECT transaction_id, account_id, amount,
 FROM (
     SELECT t.id AS transaction_id, t.created_at, a.id AS account_id, a.normal_side, leg.amount
     FROM ledger_transactions t
-    JOIN orders o ON t.kind = 'order_paid' AND t.reference = 'order:' || o.id
+    JOIN orders o ON t.kind = 'order_paid' AND t.reference = 'order:' || o.id AND o.provider_account_id = $2
     CROSS JOIN LATERAL (VALUES ('provider_balance', o.provider_account_id, {_SHARD}, o.amount),
                                ('partner_pending', o.partner_id, 0, -(o.amount - o.fee)),
                                ('platform_fees', $1::uuid, {_SHARD}, -o.fee)) AS leg(kind, owner_id, shard, amount)
@@ -116,9 +116,9 @@ async def seed(database_url: str, *, orders: int, partners: int) -> dict[str, An
             await connection.execute(_ACCOUNTS, account.id, PLATFORM, partner_ids)
             for start in range(1, orders + 1, _CHUNK):
                 await connection.execute(_ORDERS, partner_ids, account.id, start, min(start + _CHUNK - 1, orders))
-            await connection.execute(_TRANSACTIONS)
+            await connection.execute(_TRANSACTIONS, account.id)  # this seed's: one database may hold two
             await connection.execute("ANALYZE")  # the join below is planned from statistics, not guesses
-            await connection.execute(_ENTRIES, PLATFORM)
+            await connection.execute(_ENTRIES, PLATFORM, account.id)
             await connection.execute(_BALANCES)
             await connection.execute("VACUUM ANALYZE")
             pending = await connection.fetchval(
