@@ -116,7 +116,7 @@ _COMPLETED_NOW = _moving().cte("moved")
 _STORED_NOW = callback_log.store_statement("callback_", gate=_COMPLETED_NOW).cte("stored")
 _COMPLETION = gated_posting(_COMPLETED_NOW, "withdrawal completion")
 _COMPLETE_AT_ONCE = Query(
-    select(_COMPLETED_NOW)
+    select(_COMPLETED_NOW.c.id)
     .where(refuse_unless_returned(_STORED_NOW.name, "callback retry"), _COMPLETION.made)
     .add_cte(_COMPLETED_NOW, _STORED_NOW, *events.webhook_and_outbox_ctes(_COMPLETED_NOW), *_COMPLETION.ctes)
 )
@@ -244,14 +244,14 @@ def _move_values(
 async def complete_at_once(
     connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, now: datetime, provider_reference: str | None,
     announced: dict[str, Any], stored_now: dict[str, Any], completion: dict[str, Any],
-) -> asyncpg.Record | None:  # fmt: skip
+) -> bool:  # fmt: skip
     """`expected` -> COMPLETED with `announced` (`events.event_values(...)`), the callback `stored_now`
     (`callback_log.store_values("callback_", ...)`) and the posting `completion`
-    (`ledger.gated_values(...)`), in one statement outside a transaction: the withdrawal after it, or None if
-    it was no longer `expected` (and nothing is written); raises `Refused` if the callback was stored before or
-    the posting cannot be made now (and nothing is written)."""
+    (`ledger.gated_values(...)`), in one statement outside a transaction: False if it was no longer `expected`
+    (and nothing is written); raises `Refused` if the callback was stored before or the posting cannot be made
+    now (and nothing is written)."""
     values = _move_values(withdrawal_id, expected, "COMPLETED", now, now, provider_reference)
-    return await _COMPLETE_AT_ONCE.attempt(connection, **values, **announced, **stored_now, **completion)
+    return await _COMPLETE_AT_ONCE.attempt(connection, **values, **announced, **stored_now, **completion) is not None
 
 
 async def reschedule(connection: Connection, withdrawal_id: uuid.UUID, next_check_at: datetime, now: datetime) -> None:

@@ -442,14 +442,13 @@ async def complete_at_once(
         gross=row["amount"], fee=row["fee"],
     )  # fmt: skip
     try:
-        completed = await repository.complete_at_once(
+        return await repository.complete_at_once(
             connection, row["id"], expected=row["status"], now=now, provider_reference=reference,
             announced=_announcement(row, "COMPLETED", now, reference), stored_now=stored_now,
             completion=ledger.gated_values(completion),
         )  # fmt: skip
     except Refused:
         return False
-    return completed is not None
 
 
 async def _finish(
