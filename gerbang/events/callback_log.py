@@ -7,12 +7,14 @@ beside it and cannot block it, and a provider's retry of a verified one is recog
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CTE, Insert, bindparam, exists, select, text, update
+from sqlalchemy import CTE, ColumnElement, Insert, bindparam, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from gerbang.kit.sql import Connection, Query
+from gerbang.events import service as events
+from gerbang.kit.sql import Connection, Query, refuse_unless_returned
 from gerbang.models import ProviderCallback
 
 BODY_KEPT = 65536
@@ -34,6 +36,24 @@ def store_statement(prefix: str = "", gate: CTE | None = None) -> Insert:
     return stored.on_conflict_do_nothing(
         index_elements=["provider", "event_id"], index_where=text("verified")
     ).returning(ProviderCallback.id)
+
+
+def applied_by_move(moved: CTE, then: Sequence[CTE], made: ColumnElement[bool]) -> Query:
+    """One statement for a verified callback whose outcome is known before anything is written ("applied"), on
+    a row read without a lock: the compare-and-set `moved` (a data-modifying CTE returning the row's `id`),
+    then, only if it moved, the callback (`store_values("callback_", ...)`), the partner's webhook and the
+    outbox event (`service.event_values(...)`) and the CTEs `then` (a ledger posting); it returns the id, or
+    no row if the row was no longer as expected (and nothing is written). It refuses (`Refused`) unless the
+    callback was stored (a retry of a notification stored before must move nothing) and `made` holds.
+
+    The moved row is locked first, then the notification id, then whatever `then` locks: the order a careful
+    path takes with the row read `FOR UPDATE`, so the two never deadlock."""
+    stored = store_statement("callback_", gate=moved).cte("stored")
+    return Query(
+        select(moved.c.id)
+        .where(refuse_unless_returned(stored.name, "callback retry"), made)
+        .add_cte(moved, stored, *events.webhook_and_outbox_ctes(moved), *then)
+    )
 
 
 def store_values(

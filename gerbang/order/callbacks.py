@@ -27,7 +27,7 @@ from gerbang.events import service as events
 from gerbang.kit.calendar import BusinessCalendar
 from gerbang.kit.log import get_logger
 from gerbang.kit.money import FeeRate
-from gerbang.kit.sql import Connection, Query, Refused, refuse_unless_returned
+from gerbang.kit.sql import Connection, Query, Refused
 from gerbang.kit.time import to_jakarta, utcnow
 from gerbang.ledger import service as ledger
 from gerbang.ledger.repository import gated_posting
@@ -85,19 +85,11 @@ _MARK_PAID = events.gated_webhook_and_outbox(_paying().add_cte(_NOTE).cte("moved
 # the callback stored with its outcome, and only if it is not a retry, the order paid with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
 _STORE_AND_MARK_PAID = events.gated_webhook_and_outbox(_paying(exists(select(_STORED))).cte("moved"))
-# The order paid, its events, the callback and the payment's ledger posting, for an order read without a lock
-# (`paid_at_once`). The order's row first, as under `lock_order`: the careful path takes the same locks in the
-# same order (order, callback's notification id, ledger accounts), so the two never deadlock. Nothing moves if
-# the order is no longer PENDING; the statement refuses, and nothing of it stays, if the notification was
-# stored before (a retry, which must move nothing) or the posting cannot be made now.
+# The order paid with its events, the callback and the payment's posting, for an order read without a lock
+# (`paid_at_once`): nothing moves if it is no longer PENDING; refused if the posting cannot be made now.
 _PAID_NOW = _paying().cte("moved")
-_STORED_NOW = callback_log.store_statement("callback_", gate=_PAID_NOW).cte("stored")
 _PAID_POSTING = gated_posting(_PAID_NOW, "order payment")
-_STORE_PAY_AND_POST = Query(
-    select(_PAID_NOW.c.id)
-    .where(refuse_unless_returned(_STORED_NOW.name, "callback retry"), _PAID_POSTING.made)
-    .add_cte(_PAID_NOW, _STORED_NOW, *events.webhook_and_outbox_ctes(_PAID_NOW), *_PAID_POSTING.ctes)
-)
+_STORE_PAY_AND_POST = callback_log.applied_by_move(_PAID_NOW, _PAID_POSTING.ctes, _PAID_POSTING.made)
 _MARK_CLOSED = events.gated_webhook_and_outbox(
     update(Order)
     .where(Order.id == bindparam("order_id"), Order.status == "PENDING")
@@ -150,14 +142,9 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
             return adapter.acknowledge(False)
         if claimed.status is PaymentStatus.paid and claimed.amount == order["amount"] and order["status"] == "PENDING":
             # The common case, one statement for the callback, the order and its events (a retry moves nothing).
-            stored_now = callback_log.store_values(
-                "callback_", provider=adapter.name, body=callback.recorded, verified=True, outcome="applied",
-                event_id=claimed.event_id, order_id=claimed.order_id, status=claimed.status.value,
-                amount=claimed.amount,
-            )  # fmt: skip
             fee = await mark_paid(
                 connection, pay_in, order, account, _paid_at(order, claimed.paid_at), expected="PENDING",
-                callback_id=None, outcome="applied", stored_now=stored_now,
+                callback_id=None, outcome="applied", stored_now=_applied(adapter, callback, claimed),
             )  # fmt: skip
             if fee is not None:
                 await _post_paid(connection, order, account, fee)
@@ -168,6 +155,14 @@ async def receive(pay_in: PayIn, adapter: PaymentProvider, callback: InboundCall
         outcome = await _apply(connection, pay_in, adapter, account, order, claimed, stored)
         await flag_outcome(connection, adapter.name, order, outcome)
     return adapter.acknowledge(True)
+
+
+def _applied(adapter: PaymentProvider, callback: InboundCallback, claimed: PaymentCallback) -> dict[str, Any]:
+    """A verified callback, not stored yet, whose outcome is known before anything is written: "applied"."""
+    return callback_log.store_values(
+        "callback_", provider=adapter.name, body=callback.recorded, verified=True, outcome="applied",
+        event_id=claimed.event_id, order_id=claimed.order_id, status=claimed.status.value, amount=claimed.amount,
+    )  # fmt: skip
 
 
 async def paid_at_once(
@@ -195,16 +190,9 @@ async def paid_at_once(
             await pay_in.calendar.current(connection), order, paid_at, expected="PENDING", callback_id=None,
             outcome="applied",
         )  # fmt: skip
-        stored_now = callback_log.store_values(
-            "callback_", provider=adapter.name, body=callback.recorded, verified=True, outcome="applied",
-            event_id=claimed.event_id, order_id=claimed.order_id, status=claimed.status.value, amount=claimed.amount,
-        )  # fmt: skip
-        payment = ledger.plan_order_paid(
-            order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
-            amount_paid=order["amount"], fee=fee,
-        )  # fmt: skip
+        values |= _applied(adapter, callback, claimed) | ledger.gated_values(_payment(order, account, fee))
         try:
-            paid = await _STORE_PAY_AND_POST.attempt(connection, **values, **stored_now, **ledger.gated_values(payment))
+            paid = await _STORE_PAY_AND_POST.attempt(connection, **values)
         except Refused:
             return False
     return paid is not None
@@ -311,11 +299,15 @@ async def apply_status(
     return outcome
 
 
-async def _post_paid(connection: Connection, order: asyncpg.Record, account: asyncpg.Record, fee: int) -> None:
-    await ledger.order_paid(
-        connection, order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
+def _payment(order: asyncpg.Record, account: asyncpg.Record, fee: int) -> ledger.Planned:
+    return ledger.plan_order_paid(
+        order_id=order["id"], partner_id=order["partner_id"], provider_account_id=account["id"],
         amount_paid=order["amount"], fee=fee,
     )  # fmt: skip
+
+
+async def _post_paid(connection: Connection, order: asyncpg.Record, account: asyncpg.Record, fee: int) -> None:
+    await ledger.post_planned(connection, _payment(order, account, fee))
 
 
 async def _move(

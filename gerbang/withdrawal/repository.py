@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gerbang.events import callback_log
 from gerbang.events import service as events
-from gerbang.kit.sql import Connection, Query, refuse_unless_returned
+from gerbang.kit.sql import Connection, Query
 from gerbang.ledger.repository import gated_posting
 from gerbang.models import Partner, Withdrawal
 
@@ -106,20 +106,12 @@ _MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving().cte("moved"))
 # stored with its outcome, and only if it is not a retry, the move with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
 _STORE_AND_MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving(exists(select(_STORED))).cte("moved"))
-# A partner's open withdrawal completed, for a row read without a lock (`complete_at_once`): the move with
-# its events, then the callback that says so, then the completion's ledger posting. The withdrawal's row
-# first, as under `lock_with_account`: the careful path takes the same locks in the same order (withdrawal,
-# notification id, ledger accounts), so the two never deadlock. Nothing moves if the withdrawal is no longer
-# `expected`; the statement refuses, and nothing of it stays, if the notification was stored before (a retry,
-# which must move nothing) or the posting cannot be made now.
+# A partner's open withdrawal completed with its events, the callback and the completion's posting, for a row
+# read without a lock (`complete_at_once`): nothing moves if it is no longer as read; refused if the posting
+# cannot be made now.
 _COMPLETED_NOW = _moving().cte("moved")
-_STORED_NOW = callback_log.store_statement("callback_", gate=_COMPLETED_NOW).cte("stored")
 _COMPLETION = gated_posting(_COMPLETED_NOW, "withdrawal completion")
-_COMPLETE_AT_ONCE = Query(
-    select(_COMPLETED_NOW.c.id)
-    .where(refuse_unless_returned(_STORED_NOW.name, "callback retry"), _COMPLETION.made)
-    .add_cte(_COMPLETED_NOW, _STORED_NOW, *events.webhook_and_outbox_ctes(_COMPLETED_NOW), *_COMPLETION.ctes)
-)
+_COMPLETE_AT_ONCE = callback_log.applied_by_move(_COMPLETED_NOW, _COMPLETION.ctes, _COMPLETION.made)
 _RESCHEDULE = Query(
     update(Withdrawal)
     .where(Withdrawal.id == bindparam("id"))

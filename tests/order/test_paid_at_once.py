@@ -56,6 +56,13 @@ async def _at_once(app: FastAPI, callback: InboundCallback) -> bool:
     return await callbacks.paid_at_once(app.state.pay_in, adapter, callback, adapter.parse_callback(callback))
 
 
+async def _after_a_first_payment(client: httpx.AsyncClient, new_order: Order) -> str:
+    """A second order, once a first one was paid (which created the partner's pending account)."""
+    first = _paid(await new_order("FIRST"), "evt:first")
+    assert (await client.post(CALLBACK, content=first.body, headers=dict(first.headers))).status_code == 200
+    return await new_order("SECOND")
+
+
 async def _written(database: Database, order_id: str) -> tuple[str, int, int, int, int]:
     """The order's status, and its stored callbacks, ledger postings, webhooks and outbox events."""
     key = uuid.UUID(order_id)
@@ -86,9 +93,7 @@ async def test_a_partners_first_payment_is_left_to_the_careful_path_which_create
 async def test_a_later_payment_is_made_by_one_statement(
     app: FastAPI, client: httpx.AsyncClient, new_order: Order, database: Database
 ) -> None:
-    first = _paid(await new_order("FIRST"), "evt:first")
-    assert (await client.post(CALLBACK, content=first.body, headers=dict(first.headers))).status_code == 200
-    order_id = await new_order("SECOND")
+    order_id = await _after_a_first_payment(client, new_order)
     assert await _at_once(app, _paid(order_id, "evt:second")) is True
     assert await _written(database, order_id) == ("PAID", 1, 1, 1, 2)
     async with database.connection() as connection:
@@ -102,9 +107,7 @@ async def test_a_later_payment_is_made_by_one_statement(
 async def test_a_notification_id_stored_before_refuses_and_moves_nothing(
     app: FastAPI, client: httpx.AsyncClient, new_order: Order, database: Database
 ) -> None:
-    first = _paid(await new_order("FIRST"), "evt:first")
-    assert (await client.post(CALLBACK, content=first.body, headers=dict(first.headers))).status_code == 200
-    order_id = await new_order("SECOND")
+    order_id = await _after_a_first_payment(client, new_order)
     notice = _paid(order_id, "evt:reused", status="PENDING")  # stored, verified, moving nothing
     assert (await client.post(CALLBACK, content=notice.body, headers=dict(notice.headers))).status_code == 200
     before = await _written(database, order_id)
@@ -117,9 +120,7 @@ async def test_a_notification_id_stored_before_refuses_and_moves_nothing(
 async def test_a_forged_callback_is_left_to_the_careful_path(
     app: FastAPI, client: httpx.AsyncClient, new_order: Order, database: Database
 ) -> None:
-    first = _paid(await new_order("FIRST"), "evt:first")
-    assert (await client.post(CALLBACK, content=first.body, headers=dict(first.headers))).status_code == 200
-    order_id = await new_order("SECOND")
+    order_id = await _after_a_first_payment(client, new_order)
     genuine = _paid(order_id, "evt:forged")
     forged = InboundCallback({SIGNATURE_HEADER.lower(): sign("not_the_merchant_key", genuine.body)}, genuine.body)
     assert await _at_once(app, forged) is False
