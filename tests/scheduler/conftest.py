@@ -99,3 +99,15 @@ async def settled(database: Database, job: str, count: int) -> bool:
     """`count` runs of `job` exist and every one of them has finished."""
     found = await runs(database, job)
     return len(found) == count and all(row["status"] in ("succeeded", "failed") for row in found)
+
+
+async def tick_until_settled(scheduler: Any, database: Database, job: str, count: int) -> None:
+    """Ticks `scheduler` as a worker's loop does until `count` runs of `job` have finished. One tick is not
+    enough after a run ends: its row is recorded before its task lets go of the job's lock, and a tick in
+    between rightly leaves the next run queued for the tick after."""
+
+    async def ticked() -> bool:
+        await scheduler.tick()
+        return await settled(database, job, count)
+
+    await wait_for(ticked, what=f"{count} runs of {job}")

@@ -23,7 +23,7 @@ from gerbang.worker.runner import WorkerLoop, run_loops
 from tests.fixtures.app import TEST_SECRET_KEY
 from tests.helpers import REPO_ROOT, clean_env
 from tests.scheduler import work
-from tests.scheduler.conftest import Clock, MakeScheduler, next_minute, runs, settled, wait_for
+from tests.scheduler.conftest import Clock, MakeScheduler, next_minute, runs, settled, tick_until_settled, wait_for
 
 MINUTE = timedelta(minutes=1)
 
@@ -156,8 +156,7 @@ async def test_slots_due_while_a_run_goes_make_one_catch_up_run_after_it(
     assert len(await runs(database, "test.slow")) == 1
     release.set()
     await wait_for(lambda: settled(database, "test.slow", 1))
-    await scheduler.tick()
-    await wait_for(lambda: settled(database, "test.slow", 2))
+    await tick_until_settled(scheduler, database, "test.slow", 2)
     slots = [row["scheduled_for"] for row in await runs(database, "test.slow")]
     assert slots == [clock.at - 3 * MINUTE, clock.at]
 
@@ -235,8 +234,7 @@ async def test_a_failed_run_is_recorded_and_alerted_without_secrets(
     await scheduler.tick()
     await wait_for(lambda: settled(database, "test.fails", 1))
     unexpected = await _request(database, "test.fails")
-    await scheduler.tick()
-    await wait_for(lambda: settled(database, "test.fails", 2))
+    await tick_until_settled(scheduler, database, "test.fails", 2)
     rows = {row["id"]: row for row in await runs(database, "test.fails")}
     assert rows[explained]["status"] == rows[unexpected]["status"] == "failed"
     assert rows[explained]["error"] == "provider hilogate answered 503 for 3 orders"
