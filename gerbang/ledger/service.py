@@ -363,15 +363,22 @@ async def withdrawal_complete(
     ))  # fmt: skip
 
 
-async def withdrawal_release(
-    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
-) -> Posting:
+def plan_withdrawal_release(*, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int) -> Planned:
     """The payout failed: the hold goes back to available, once."""
-    return await _move(
-        connection, key=f"withdrawal:{withdrawal_id}:release", kind=TransactionKind.withdrawal_release,
+    return _plan_move(
+        key=f"withdrawal:{withdrawal_id}:release", kind=TransactionKind.withdrawal_release,
         reference=f"withdrawal:{withdrawal_id}", debited=_partner(AccountKind.partner_held, partner_id),
         credited=_partner(AccountKind.partner_available, partner_id), value=gross, what="amount",
     )  # fmt: skip
+
+
+async def withdrawal_release(
+    connection: Connection, *, withdrawal_id: uuid.UUID, partner_id: uuid.UUID, gross: int
+) -> Posting:
+    """`plan_withdrawal_release`, posted."""
+    return await post_planned(
+        connection, plan_withdrawal_release(withdrawal_id=withdrawal_id, partner_id=partner_id, gross=gross)
+    )
 
 
 async def platform_payout(

@@ -25,7 +25,7 @@ from gerbang.provider.base import (
 from gerbang.routing import repository as accounts_repository
 from gerbang.routing.accounts import adapter_account
 from gerbang.withdrawal import repository
-from gerbang.withdrawal.service import Payouts, apply_status, complete_at_once
+from gerbang.withdrawal.service import Payouts, apply_status, settle_at_once
 
 log = get_logger("gerbang.withdrawals")
 
@@ -51,7 +51,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     async def keep(connection: Connection, *, verified: bool, outcome: str) -> int | None:
         return await callback_log.store(connection, verified=verified, outcome=outcome, **claim)
 
-    if await _completed_at_once(payouts, adapter, callback, claimed, claim):
+    if await _settled_at_once(payouts, adapter, callback, claimed, claim):
         return adapter.acknowledge(True)
     async with payouts.database.transaction() as connection:
         row = await repository.lock_with_account(connection, claimed.withdrawal_id) if claimed.withdrawal_id else None
@@ -90,15 +90,15 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     return adapter.acknowledge(True)
 
 
-async def _completed_at_once(
+async def _settled_at_once(
     payouts: Payouts, adapter: PayoutProvider, callback: InboundCallback, claimed: DisbursementCallback,
     claim: dict[str, Any],
 ) -> bool:  # fmt: skip
-    """The common callback without a transaction: a verified COMPLETED, for the amount sent, of a partner's open
-    withdrawal, read without a lock and completed by one statement (`service.complete_at_once`: two round trips,
-    not five). False for anything else, or if it did not finish: nothing was written, and `receive`'s careful
-    path decides under the row's lock."""
-    if claimed.status is not DisbursementStatus.completed or claimed.withdrawal_id is None:
+    """The common callback without a transaction: a verified final status (COMPLETED or FAILED), for the amount
+    sent, of a partner's open withdrawal, read without a lock and moved by one statement
+    (`service.settle_at_once`: two round trips, not five). False for anything else, or if it did not finish:
+    nothing was written, and `receive`'s careful path decides under the row's lock."""
+    if claimed.withdrawal_id is None:
         return False
     async with payouts.database.connection() as connection:
         row = await repository.read_with_account(connection, claimed.withdrawal_id)
@@ -110,7 +110,10 @@ async def _completed_at_once(
         ):  # fmt: skip
             return False
         stored_now = callback_log.store_values("callback_", verified=True, outcome="applied", **claim)
-        return await complete_at_once(connection, row, claimed.provider_reference, stored_now)
+        return await settle_at_once(
+            connection, row, claimed.status, stored_now, provider_reference=claimed.provider_reference,
+            reason=claimed.reason,
+        )  # fmt: skip
 
 
 def _settles(row: asyncpg.Record, status: DisbursementStatus) -> bool:

@@ -106,12 +106,12 @@ _MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving().cte("moved"))
 # stored with its outcome, and only if it is not a retry, the move with its events.
 _STORED = callback_log.store_statement("callback_").cte("stored")
 _STORE_AND_MOVE_ANNOUNCED = events.gated_webhook_and_outbox(_moving(exists(select(_STORED))).cte("moved"))
-# A partner's open withdrawal completed with its events, the callback and the completion's posting, for a row
-# read without a lock (`complete_at_once`): nothing moves if it is no longer as read; refused if the posting
-# cannot be made now.
-_COMPLETED_NOW = _moving().cte("moved")
-_COMPLETION = gated_posting(_COMPLETED_NOW, "withdrawal completion")
-_COMPLETE_AT_ONCE = callback_log.applied_by_move(_COMPLETED_NOW, _COMPLETION.ctes, _COMPLETION.made)
+# A partner's open withdrawal completed or failed, with its events, the callback and the posting (the
+# completion or the release), for a row read without a lock (`settle_at_once`): nothing moves if it is no
+# longer as read; refused if the posting cannot be made now.
+_SETTLED_NOW = _moving().cte("moved")
+_SETTLEMENT = gated_posting(_SETTLED_NOW, "withdrawal settlement")
+_SETTLE_AT_ONCE = callback_log.applied_by_move(_SETTLED_NOW, _SETTLEMENT.ctes, _SETTLEMENT.made)
 _RESCHEDULE = Query(
     update(Withdrawal)
     .where(Withdrawal.id == bindparam("id"))
@@ -233,17 +233,18 @@ def _move_values(
     }  # fmt: skip
 
 
-async def complete_at_once(
-    connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, now: datetime, provider_reference: str | None,
-    announced: dict[str, Any], stored_now: dict[str, Any], completion: dict[str, Any],
+async def settle_at_once(
+    connection: Connection, withdrawal_id: uuid.UUID, *, expected: str, status: str, now: datetime,
+    provider_reference: str | None, failure_reason: str | None, announced: dict[str, Any], stored_now: dict[str, Any],
+    posting: dict[str, Any],
 ) -> bool:  # fmt: skip
-    """`expected` -> COMPLETED with `announced` (`events.event_values(...)`), the callback `stored_now`
-    (`callback_log.store_values("callback_", ...)`) and the posting `completion`
-    (`ledger.gated_values(...)`), in one statement outside a transaction: False if it was no longer `expected`
-    (and nothing is written); raises `Refused` if the callback was stored before or the posting cannot be made
-    now (and nothing is written)."""
-    values = _move_values(withdrawal_id, expected, "COMPLETED", now, now, provider_reference)
-    return await _COMPLETE_AT_ONCE.attempt(connection, **values, **announced, **stored_now, **completion) is not None
+    """`expected` -> `status` (COMPLETED or FAILED) with `announced` (`events.event_values(...)`), the callback
+    `stored_now` (`callback_log.store_values("callback_", ...)`) and `posting` (`ledger.gated_values(...)`:
+    the completion, or the release), in one statement outside a transaction: False if it was no longer
+    `expected` (and nothing is written); raises `Refused` if the callback was stored before or the posting
+    cannot be made now (and nothing is written)."""
+    values = _move_values(withdrawal_id, expected, status, now, now, provider_reference, failure_reason)
+    return await _SETTLE_AT_ONCE.attempt(connection, **values, **announced, **stored_now, **posting) is not None
 
 
 async def reschedule(connection: Connection, withdrawal_id: uuid.UUID, next_check_at: datetime, now: datetime) -> None:

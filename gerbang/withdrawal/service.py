@@ -107,6 +107,8 @@ class PayoutAccountNotFound(NotFound):
 
 
 PLATFORM_SOURCE = "platform"
+_FAILED = "the provider reported the payout failed"
+"""A failed withdrawal's reason when the provider gives none."""
 
 
 @dataclass(frozen=True)
@@ -428,24 +430,33 @@ def _announcement(
     )  # fmt: skip
 
 
-async def complete_at_once(
-    connection: Connection, row: asyncpg.Record, provider_reference: str | None, stored_now: dict[str, Any]
-) -> bool:
-    """A partner's open withdrawal `row`, read without a lock, completed by the callback `stored_now` in one
-    statement: the move with its events, the callback, the completion's posting. False if it was no longer
-    open as read, or the statement refused (a retry of a notification stored before, an account the posting
-    needs not created yet): nothing was written, and the careful path, under the row's lock, decides."""
+async def settle_at_once(
+    connection: Connection, row: asyncpg.Record, status: DisbursementStatus, stored_now: dict[str, Any], *,
+    provider_reference: str | None, reason: str | None,
+) -> bool:  # fmt: skip
+    """A partner's open withdrawal `row`, read without a lock, completed or failed (`status`) by the callback
+    `stored_now` in one statement: the move with its events, the callback, and the completion's posting or the
+    hold's release. False if it was no longer open as read, or the statement refused (a retry of a notification
+    stored before, an account the posting needs not created yet): nothing was written, and the careful path,
+    under the row's lock, decides. As `apply_status` moves it, with the same keys."""
     now = utcnow()
     reference = provider_reference or row["provider_reference"]
-    completion = ledger.plan_withdrawal_complete(
-        withdrawal_id=row["id"], partner_id=row["partner_id"], provider_account_id=row["provider_account_id"],
-        gross=row["amount"], fee=row["fee"],
-    )  # fmt: skip
+    if status is DisbursementStatus.completed:
+        final, failure_reason = "COMPLETED", None
+        posting = ledger.plan_withdrawal_complete(
+            withdrawal_id=row["id"], partner_id=row["partner_id"], provider_account_id=row["provider_account_id"],
+            gross=row["amount"], fee=row["fee"],
+        )  # fmt: skip
+    else:
+        final, failure_reason = "FAILED", reason or _FAILED
+        posting = ledger.plan_withdrawal_release(
+            withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
+        )
     try:
-        return await repository.complete_at_once(
-            connection, row["id"], expected=row["status"], now=now, provider_reference=reference,
-            announced=_announcement(row, "COMPLETED", now, reference), stored_now=stored_now,
-            completion=ledger.gated_values(completion),
+        return await repository.settle_at_once(
+            connection, row["id"], expected=row["status"], status=final, now=now, provider_reference=reference,
+            failure_reason=failure_reason, announced=_announcement(row, final, now, reference, failure_reason),
+            stored_now=stored_now, posting=ledger.gated_values(posting),
         )  # fmt: skip
     except Refused:
         return False
@@ -507,7 +518,7 @@ async def apply_status(
                     message=f"Withdrawal {row['id']} is COMPLETED; the provider now reports it failed: check by hand",
                 )  # fmt: skip
                 return "contradicting"
-            failure_reason = reason or "the provider reported the payout failed"
+            failure_reason = reason or _FAILED
             if not await _finish(
                 connection, row, "FAILED", now, provider_reference=reference, failure_reason=failure_reason,
                 stored_now=stored_now,

@@ -1,6 +1,6 @@
 """One-statement fast paths: a withdrawal, its `withdraw.requested` event and its hold
 (`repository.insert_held`), and a completion callback's move, events, stored callback and posting
-(`service.complete_at_once`): all or, refused, nothing; the careful paths then decide
+(`service.settle_at_once`): all or, refused, nothing; the careful paths then decide
 (tests/withdrawal/test_withdrawals.py covers both through HTTP)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gerbang.events import service as events
 from gerbang.kit.sql import Refused
 from gerbang.kit.time import utcnow
 from gerbang.ledger import service as ledger
+from gerbang.provider.base import DisbursementStatus
 from gerbang.withdrawal import repository, service
 from tests.auth.people import Tenant, tenant
 from tests.helpers import create_house_shards
@@ -132,6 +133,12 @@ async def test_a_reference_used_before_writes_nothing_and_refuses_nothing(
     assert await _available(database, shop) == before
 
 
+async def _complete(connection: Any, row: Any, reference: str | None, stored_now: dict[str, Any]) -> bool:
+    return await service.settle_at_once(
+        connection, row, DisbursementStatus.completed, stored_now, provider_reference=reference, reason=None
+    )
+
+
 def _completed_by(withdrawal_id: uuid.UUID, event_id: str) -> dict[str, Any]:
     return callback_log.store_values(
         "callback_", provider="sandbox", body=b"{}", verified=True, outcome="applied", event_id=event_id,
@@ -158,10 +165,10 @@ async def test_a_completion_callback_is_applied_by_one_statement(
     await create_house_shards(database, uuid.UUID(sandbox_account["id"]))
     withdrawal_id, row = await _insert_held(database, like, 20_000)  # PENDING, never sent: no sandbox timer
     async with database.connection() as connection:
-        assert await service.complete_at_once(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:1"))
+        assert await _complete(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:1"))
     assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)  # hold + completion
     async with database.connection() as connection:  # the same row as read before: no longer PENDING
-        assert not await service.complete_at_once(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:2"))
+        assert not await _complete(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:2"))
     assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)
 
 
@@ -176,5 +183,26 @@ async def test_a_completion_reusing_a_stored_notification_id_refuses_and_moves_n
             connection, provider="sandbox", body=b"{}", verified=True, outcome="ignored", event_id="evt:reused",
             withdrawal_id=withdrawal_id, status="PROCESSING",
         )  # fmt: skip
-        assert not await service.complete_at_once(connection, row, None, _completed_by(withdrawal_id, "evt:reused"))
+        assert not await _complete(connection, row, None, _completed_by(withdrawal_id, "evt:reused"))
     assert await _completion_written(database, withdrawal_id) == ("PENDING", 1, 1, 0, 1)
+
+
+async def test_a_failure_callback_releases_the_hold_by_one_statement(
+    s2s: Send, shop: Tenant, fund: Fund, database: Database
+) -> None:
+    like = await _like_the_first(s2s, shop, fund, database)
+    available = await _available(database, shop)
+    withdrawal_id, row = await _insert_held(database, like, 20_000)
+    assert await _available(database, shop) == available - 20_000
+    failed = callback_log.store_values(
+        "callback_", provider="sandbox", body=b"{}", verified=True, outcome="applied", event_id="evt:failed",
+        withdrawal_id=withdrawal_id, status="FAILED",
+    )  # fmt: skip
+    async with database.connection() as connection:
+        assert await service.settle_at_once(
+            connection, row, DisbursementStatus.failed, failed, provider_reference=None, reason="account closed"
+        )
+        reason = await connection.fetchval("SELECT failure_reason FROM withdrawals WHERE id = $1", withdrawal_id)
+    assert reason == "account closed"
+    assert await _completion_written(database, withdrawal_id) == ("FAILED", 1, 2, 1, 2)  # hold + release
+    assert await _available(database, shop) == available  # the hold is back, once
