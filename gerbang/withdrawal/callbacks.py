@@ -51,7 +51,9 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
     async def keep(connection: Connection, *, verified: bool, outcome: str) -> int | None:
         return await callback_log.store(connection, verified=verified, outcome=outcome, **claim)
 
-    if await _settled_at_once(payouts, adapter, callback, claimed, claim):
+    # The common callback's record: stored with the move that applies it, by either path below.
+    applied = callback_log.store_values("callback_", verified=True, outcome="applied", **claim)
+    if await _settled_at_once(payouts, adapter, callback, claimed, applied):
         return adapter.acknowledge(True)
     async with payouts.database.transaction() as connection:
         row = await repository.lock_with_account(connection, claimed.withdrawal_id) if claimed.withdrawal_id else None
@@ -70,8 +72,7 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
             # with it, by the move's own statement, which moves nothing for a retry ("retry").
             await apply_status(
                 connection, payouts, row, claimed.status, provider_reference=claimed.provider_reference,
-                reason=claimed.reason,
-                stored_now=callback_log.store_values("callback_", verified=True, outcome="applied", **claim),
+                reason=claimed.reason, stored_now=applied,
             )  # fmt: skip
             return adapter.acknowledge(True)
         stored_id = await keep(connection, verified=True, outcome="received")
@@ -92,12 +93,13 @@ async def receive(payouts: Payouts, adapter: PayoutProvider, callback: InboundCa
 
 async def _settled_at_once(
     payouts: Payouts, adapter: PayoutProvider, callback: InboundCallback, claimed: DisbursementCallback,
-    claim: dict[str, Any],
+    applied: dict[str, Any],
 ) -> bool:  # fmt: skip
     """The common callback without a transaction: a verified final status (COMPLETED or FAILED), for the amount
     sent, of a partner's open withdrawal, read without a lock and moved by one statement
     (`service.settle_at_once`: two round trips, not five). False for anything else, or if it did not finish:
-    nothing was written, and `receive`'s careful path decides under the row's lock."""
+    nothing was written, and `receive`'s careful path decides under the row's lock. `applied`: the callback's
+    record (`callback_log.store_values("callback_", ...)`)."""
     if claimed.withdrawal_id is None:
         return False
     async with payouts.database.connection() as connection:
@@ -109,9 +111,8 @@ async def _settled_at_once(
             or not adapter.verify_disbursement_callback(adapter_account(account, payouts.key_ring), callback)
         ):  # fmt: skip
             return False
-        stored_now = callback_log.store_values("callback_", verified=True, outcome="applied", **claim)
         return await settle_at_once(
-            connection, row, claimed.status, stored_now, provider_reference=claimed.provider_reference,
+            connection, row, claimed.status, applied, provider_reference=claimed.provider_reference,
             reason=claimed.reason,
         )  # fmt: skip
 

@@ -442,16 +442,9 @@ async def settle_at_once(
     now = utcnow()
     reference = provider_reference or row["provider_reference"]
     if status is DisbursementStatus.completed:
-        final, failure_reason = "COMPLETED", None
-        posting = ledger.plan_withdrawal_complete(
-            withdrawal_id=row["id"], partner_id=row["partner_id"], provider_account_id=row["provider_account_id"],
-            gross=row["amount"], fee=row["fee"],
-        )  # fmt: skip
+        final, failure_reason, posting = "COMPLETED", None, _completion(row)
     else:
-        final, failure_reason = "FAILED", reason or _FAILED
-        posting = ledger.plan_withdrawal_release(
-            withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
-        )
+        final, failure_reason, posting = "FAILED", reason or _FAILED, _release(row)
     try:
         return await repository.settle_at_once(
             connection, row["id"], expected=row["status"], status=final, now=now, provider_reference=reference,
@@ -525,9 +518,7 @@ async def apply_status(
             ):  # fmt: skip
                 return "retry"
             if not is_platform(row):  # a platform payout held nothing; the release last, as the completion
-                await ledger.withdrawal_release(
-                    connection, withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"]
-                )
+                await ledger.post_planned(connection, _release(row))
             return "applied"
 
 
@@ -538,11 +529,20 @@ async def _post_completion(connection: Connection, row: asyncpg.Record, *, after
             connection, payout_id=row["id"], provider_account_id=row["provider_account_id"], amount=row["amount"]
         )
         return
-    await ledger.withdrawal_complete(
-        connection, withdrawal_id=row["id"], partner_id=row["partner_id"],
-        provider_account_id=row["provider_account_id"], gross=row["amount"], fee=row["fee"],
-        after_release=after_release,
+    await ledger.post_planned(connection, _completion(row, after_release=after_release))
+
+
+def _completion(row: asyncpg.Record, *, after_release: bool = False) -> ledger.Planned:
+    """A partner's withdrawal `row` completed: its ledger posting (`ledger.plan_withdrawal_complete`)."""
+    return ledger.plan_withdrawal_complete(
+        withdrawal_id=row["id"], partner_id=row["partner_id"], provider_account_id=row["provider_account_id"],
+        gross=row["amount"], fee=row["fee"], after_release=after_release,
     )  # fmt: skip
+
+
+def _release(row: asyncpg.Record) -> ledger.Planned:
+    """A partner's withdrawal `row` failed: its hold goes back (`ledger.plan_withdrawal_release`)."""
+    return ledger.plan_withdrawal_release(withdrawal_id=row["id"], partner_id=row["partner_id"], gross=row["amount"])
 
 
 async def _complete_after_failure(

@@ -139,10 +139,10 @@ async def _complete(connection: Any, row: Any, reference: str | None, stored_now
     )
 
 
-def _completed_by(withdrawal_id: uuid.UUID, event_id: str) -> dict[str, Any]:
+def _settled_by(withdrawal_id: uuid.UUID, event_id: str, status: str = "COMPLETED") -> dict[str, Any]:
     return callback_log.store_values(
         "callback_", provider="sandbox", body=b"{}", verified=True, outcome="applied", event_id=event_id,
-        withdrawal_id=withdrawal_id, status="COMPLETED",
+        withdrawal_id=withdrawal_id, status=status,
     )  # fmt: skip
 
 
@@ -165,10 +165,10 @@ async def test_a_completion_callback_is_applied_by_one_statement(
     await create_house_shards(database, uuid.UUID(sandbox_account["id"]))
     withdrawal_id, row = await _insert_held(database, like, 20_000)  # PENDING, never sent: no sandbox timer
     async with database.connection() as connection:
-        assert await _complete(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:1"))
+        assert await _complete(connection, row, "PAYOUT-1", _settled_by(withdrawal_id, "evt:1"))
     assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)  # hold + completion
     async with database.connection() as connection:  # the same row as read before: no longer PENDING
-        assert not await _complete(connection, row, "PAYOUT-1", _completed_by(withdrawal_id, "evt:2"))
+        assert not await _complete(connection, row, "PAYOUT-1", _settled_by(withdrawal_id, "evt:2"))
     assert await _completion_written(database, withdrawal_id) == ("COMPLETED", 1, 2, 1, 2)
 
 
@@ -183,7 +183,7 @@ async def test_a_completion_reusing_a_stored_notification_id_refuses_and_moves_n
             connection, provider="sandbox", body=b"{}", verified=True, outcome="ignored", event_id="evt:reused",
             withdrawal_id=withdrawal_id, status="PROCESSING",
         )  # fmt: skip
-        assert not await _complete(connection, row, None, _completed_by(withdrawal_id, "evt:reused"))
+        assert not await _complete(connection, row, None, _settled_by(withdrawal_id, "evt:reused"))
     assert await _completion_written(database, withdrawal_id) == ("PENDING", 1, 1, 0, 1)
 
 
@@ -194,10 +194,7 @@ async def test_a_failure_callback_releases_the_hold_by_one_statement(
     available = await _available(database, shop)
     withdrawal_id, row = await _insert_held(database, like, 20_000)
     assert await _available(database, shop) == available - 20_000
-    failed = callback_log.store_values(
-        "callback_", provider="sandbox", body=b"{}", verified=True, outcome="applied", event_id="evt:failed",
-        withdrawal_id=withdrawal_id, status="FAILED",
-    )  # fmt: skip
+    failed = _settled_by(withdrawal_id, "evt:failed", status="FAILED")
     async with database.connection() as connection:
         assert await service.settle_at_once(
             connection, row, DisbursementStatus.failed, failed, provider_reference=None, reason="account closed"
